@@ -1,0 +1,173 @@
+// Package app wires the marketplace together: configuration, database,
+// migrations, the HTTP server and its routes, background workers, the command
+// line, and the Stripe and mail adapters. Nothing imports app.
+package app
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is read from the environment once at start and validated; it is
+// passed down explicitly, never read from globals.
+type Config struct {
+	Addr                string // ADDR, default 127.0.0.1:8080
+	BaseURL             string // BASE_URL, default http://ADDR
+	DatabaseURL         string // DATABASE_URL, sqlite:PATH or postgres://…
+	SecretKey           []byte // SECRET_KEY (hex or text, ≥ 32 bytes)
+	StripeSecretKey     string // STRIPE_SECRET_KEY
+	StripeWebhookSecret string // STRIPE_WEBHOOK_SECRET
+	StripeAPIBase       string // STRIPE_API_BASE (stripe-mock in tests)
+	SMTPURL             string // SMTP_URL smtp://user:pass@host:port
+	MailFrom            string // MAIL_FROM
+	TrustedProxies      []string
+	Demo                bool // set by the demo command: creates a secret key under data/
+	BcryptCost          int  // BCRYPT_COST, default 12 (tests lower it)
+}
+
+// IsSQLite reports whether the embedded database is used.
+func (c Config) IsSQLite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }
+
+// SQLitePath is the file behind a sqlite: URL.
+func (c Config) SQLitePath() string { return strings.TrimPrefix(c.DatabaseURL, "sqlite:") }
+
+// SecureCookies is true when the site is served over TLS.
+func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// StripeEnabled reports whether Stripe calls can be made.
+func (c Config) StripeEnabled() bool { return c.StripeSecretKey != "" }
+
+// LoadConfig reads the configuration through getenv (os.Getenv in
+// production, a map in tests) and reports every problem at once.
+func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Addr:                get("ADDR", "127.0.0.1:8080"),
+		DatabaseURL:         get("DATABASE_URL", "sqlite:data/trostpflaster.db"),
+		StripeSecretKey:     get("STRIPE_SECRET_KEY", ""),
+		StripeWebhookSecret: get("STRIPE_WEBHOOK_SECRET", ""),
+		StripeAPIBase:       get("STRIPE_API_BASE", ""),
+		SMTPURL:             get("SMTP_URL", ""),
+		MailFrom:            get("MAIL_FROM", "Trostpflaster <hallo@trostpflaster.localhost>"),
+		Demo:                demo,
+		BcryptCost:          12,
+	}
+	var problems []string
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		problems = append(problems, fmt.Sprintf("ADDR %q must be host:port, e.g. 127.0.0.1:8080", c.Addr))
+	}
+	c.BaseURL = strings.TrimRight(get("BASE_URL", "http://"+c.Addr), "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("BASE_URL %q must be an absolute http(s) URL", c.BaseURL))
+	}
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		if c.SQLitePath() == "" {
+			problems = append(problems, "DATABASE_URL sqlite: needs a file path, e.g. sqlite:data/trostpflaster.db")
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+	default:
+		problems = append(problems, "DATABASE_URL must start with sqlite: or postgres://")
+	}
+	if p := get("TRUSTED_PROXIES", ""); p != "" {
+		for _, s := range strings.Split(p, ",") {
+			s = strings.TrimSpace(s)
+			if net.ParseIP(s) == nil {
+				if _, _, err := net.ParseCIDR(s); err != nil {
+					problems = append(problems, fmt.Sprintf("TRUSTED_PROXIES entry %q is not an IP or CIDR", s))
+					continue
+				}
+			}
+			c.TrustedProxies = append(c.TrustedProxies, s)
+		}
+	}
+	if bc := get("BCRYPT_COST", ""); bc != "" {
+		var n int
+		if _, err := fmt.Sscanf(bc, "%d", &n); err != nil || n < 4 || n > 15 {
+			problems = append(problems, "BCRYPT_COST must be a number from 4 to 15")
+		} else {
+			c.BcryptCost = n
+		}
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			problems = append(problems, "SMTP_URL must look like smtp://user:pass@host:587 or smtps://…")
+		}
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		problems = append(problems, fmt.Sprintf("MAIL_FROM %q is not an e-mail address", c.MailFrom))
+	}
+	if c.StripeWebhookSecret != "" && !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+		problems = append(problems, "STRIPE_WEBHOOK_SECRET must start with whsec_")
+	}
+	if c.StripeAPIBase != "" {
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || u.Host == "" {
+			problems = append(problems, "STRIPE_API_BASE must be a URL such as http://127.0.0.1:12111")
+		}
+	}
+	secret := get("SECRET_KEY", "")
+	switch {
+	case secret != "":
+		if b, err := hex.DecodeString(secret); err == nil && len(b) >= 32 {
+			c.SecretKey = b
+		} else if len(secret) >= 32 {
+			c.SecretKey = []byte(secret)
+		} else {
+			problems = append(problems, "SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+		}
+	case demo:
+		// filled in by DemoSecret once the data directory is known
+	default:
+		problems = append(problems, "SECRET_KEY is required (e.g. `export SECRET_KEY=$(openssl rand -hex 32)`); the demo command creates one for you")
+	}
+	if len(problems) > 0 {
+		return c, errors.New("configuration:\n  - " + strings.Join(problems, "\n  - "))
+	}
+	return c, nil
+}
+
+// ensureDemoSecret loads or creates data/secret.key next to the SQLite file, so
+// demo restarts keep sessions and hashed tokens valid.
+func (c *Config) ensureDemoSecret() error {
+	if len(c.SecretKey) > 0 {
+		return nil
+	}
+	dir := "data"
+	if c.IsSQLite() {
+		dir = filepath.Dir(c.SQLitePath())
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return fmt.Errorf("%s is damaged; delete it to create a new one", path)
+		}
+		c.SecretKey = k
+		return nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return err
+	}
+	c.SecretKey = k
+	return nil
+}

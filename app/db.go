@@ -1,0 +1,113 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"trostpflaster/models"
+)
+
+// sqliteDSN carries the pragmas in the DSN because mattn/go-sqlite3 applies
+// them per connection: WAL, foreign keys, a busy timeout, synchronous=FULL
+// (WAL alone would mean NORMAL, losing the last commits on power loss) and
+// BEGIN IMMEDIATE, so read-then-write transactions queue for the write lock
+// instead of failing with SQLITE_BUSY halfway.
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_sync=FULL&_txlock=immediate&cache=private"
+}
+
+// OpenDB opens the configured database. SQLite files get their directory
+// created.
+func OpenDB(cfg Config, log *slog.Logger) (*gorm.DB, error) {
+	gcfg := &gorm.Config{
+		TranslateError: true,
+		Logger: logger.New(slogWriter{log}, logger.Config{
+			SlowThreshold: 500 * time.Millisecond, LogLevel: logger.Warn, IgnoreRecordNotFoundError: true,
+		}),
+		NowFunc: func() time.Time { return time.Now().UTC() },
+	}
+	if cfg.IsSQLite() {
+		path := cfg.SQLitePath()
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// Writers queue on SQLite's lock (busy_timeout); a modest pool keeps
+		// readers concurrent under WAL.
+		sqlDB.SetMaxOpenConns(8)
+		sqlDB.SetMaxIdleConns(8)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		return db, nil
+	}
+	db, err := gorm.Open(postgres.Open(cfg.DatabaseURL), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(20)
+	sqlDB.SetMaxIdleConns(10)
+	return db, nil
+}
+
+// slogWriter sends GORM's warnings (slow queries, errors) to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Printf(format string, args ...any) {
+	w.log.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "gorm")
+}
+
+// migrations is the versioned schema history. Each entry runs once, in a
+// transaction, and is recorded in the `migrations` table. Add new entries at
+// the end; never edit one that has shipped.
+func migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{
+		{
+			ID: "0001_foundation",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(models.AllModels()...)
+			},
+			Rollback: func(tx *gorm.DB) error {
+				all := models.AllModels()
+				for i := len(all) - 1; i >= 0; i-- {
+					if err := tx.Migrator().DropTable(all[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		},
+	}
+}
+
+// Migrate brings the schema up to date.
+func Migrate(db *gorm.DB) error {
+	m := gormigrate.New(db, &gormigrate.Options{
+		TableName: "migrations", IDColumnName: "id", IDColumnSize: 100, UseTransaction: true,
+	}, migrations())
+	if err := m.Migrate(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/csrf"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"trostpflaster/handlers"
+	"trostpflaster/static"
+)
+
+// routes registers every route of the marketplace in one place.
+func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Config) {
+	app.Use("/static", filesystem.New(filesystem.Config{Root: httpFS(static.FS()), MaxAge: 3600}))
+	app.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.Redirect("/static/img/favicon.svg", fiber.StatusMovedPermanently) })
+	app.Get("/healthz", h.Healthz)
+
+	// JSON API: API keys, no cookies, so no CSRF.
+	api := app.Group("/api/v1")
+	api.Get("/merchants", h.APIMerchants)
+	api.Use(h.APINotFound)
+
+	// Web pages: session, language and CSRF on every form.
+	web := app.Group("", h.LoadSession, csrf.New(csrf.Config{
+		KeyLookup:      "form:_csrf",
+		Extractor:      csrfFromFormOrHeader,
+		CookieName:     "tp_csrf",
+		CookieSameSite: "Lax",
+		CookieSecure:   cfg.SecureCookies(),
+		CookieHTTPOnly: true,
+		Expiration:     8 * time.Hour,
+		Storage:        storage,
+		ContextKey:     "csrf",
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			return fiber.NewError(fiber.StatusForbidden, "csrf")
+		},
+	}))
+	web.Get("/", h.Home)
+	web.Get("/partners", h.Catalog)
+	web.Get("/partner/:slug", h.Partner)
+	web.Post("/lang", h.SetLanguage)
+
+	loginLimit := limiter.New(limiter.Config{
+		Max: 10, Expiration: 5 * time.Minute, Storage: storage,
+		KeyGenerator: func(c *fiber.Ctx) string { return "login:ip:" + c.IP() },
+		LimitReached: h.LoginRateLimited,
+	})
+	loginAccountLimit := limiter.New(limiter.Config{
+		Max: 10, Expiration: 15 * time.Minute, Storage: storage,
+		KeyGenerator: func(c *fiber.Ctx) string {
+			return "login:email:" + strings.ToLower(strings.TrimSpace(c.FormValue("email")))
+		},
+		LimitReached: h.LoginRateLimited,
+	})
+	resetLimit := limiter.New(limiter.Config{
+		Max: 5, Expiration: 15 * time.Minute, Storage: storage,
+		KeyGenerator: func(c *fiber.Ctx) string { return "reset:ip:" + c.IP() },
+	})
+	web.Get("/login", h.LoginForm)
+	web.Post("/login", loginLimit, loginAccountLimit, h.Login)
+	web.Post("/logout", h.Logout)
+	web.Get("/signup/company", h.SignupForm("company"))
+	web.Post("/signup/company", resetLimit, h.Signup("company"))
+	web.Get("/signup/merchant", h.SignupForm("merchant"))
+	web.Post("/signup/merchant", resetLimit, h.Signup("merchant"))
+	web.Get("/forgot", h.ForgotForm)
+	web.Post("/forgot", resetLimit, h.Forgot)
+	web.Get("/reset/:token", h.ResetForm)
+	web.Post("/reset/:token", resetLimit, h.Reset)
+	web.Get("/dev/mail", h.DevMailbox)
+	web.Get("/dev/mail/:id", h.DevMailbox)
+
+	auth := web.Group("", h.RequireUser)
+	auth.Get("/dashboard", h.Dashboard)
+	auth.Get("/account", h.AccountForm)
+	auth.Post("/account/password", h.ChangePassword)
+
+	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+// csrfFromFormOrHeader accepts the token from the form field or, for htmx
+// requests, from the X-Csrf-Token header.
+func csrfFromFormOrHeader(c *fiber.Ctx) (string, error) {
+	if t := c.FormValue("_csrf"); t != "" {
+		return t, nil
+	}
+	if t := c.Get(csrf.HeaderName); t != "" {
+		return t, nil
+	}
+	return "", csrf.ErrTokenNotFound
+}

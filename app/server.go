@@ -1,0 +1,166 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"gorm.io/gorm"
+
+	"trostpflaster/handlers"
+	"trostpflaster/models"
+	"trostpflaster/views"
+)
+
+// BodyLimit caps request bodies (413 beyond it). CSV uploads are the largest
+// legitimate bodies.
+const BodyLimit = 12 << 20
+
+// App is a fully wired marketplace: database, store, HTTP app and workers.
+type App struct {
+	Cfg    Config
+	DB     *gorm.DB
+	Store  *models.Store
+	Places *models.Places
+	HTTP   *fiber.App
+	Log    *slog.Logger
+	Mailer Mailer
+}
+
+// New opens the database, runs migrations and builds the HTTP app. It is
+// what main, the CLI and the tests all use.
+func New(cfg Config, log *slog.Logger) (*App, error) {
+	if cfg.Demo {
+		if err := cfg.ensureDemoSecret(); err != nil {
+			return nil, err
+		}
+	}
+	db, err := OpenDB(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(db); err != nil {
+		return nil, err
+	}
+	places, err := models.LoadPlaces()
+	if err != nil {
+		return nil, err
+	}
+	store := models.NewStore(db, models.StoreOptions{Secret: cfg.SecretKey, BcryptCost: cfg.BcryptCost})
+	r, err := handlers.NewRenderer(views.FS())
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Cfg: cfg, DB: db, Store: store, Places: places, Log: log}
+	a.Mailer = newMailer(cfg)
+	h := handlers.New(store, places, r, log, handlers.Options{
+		BaseURL:       cfg.BaseURL,
+		SecureCookies: cfg.SecureCookies(),
+		DevMailbox:    cfg.SMTPURL == "" && (cfg.Demo || loopbackAddr(cfg.Addr)),
+		Demo:          cfg.Demo,
+	})
+	a.HTTP = newFiber(cfg, h, dbStorage{store}, log)
+	return a, nil
+}
+
+func newFiber(cfg Config, h *handlers.Handlers, storage fiber.Storage, log *slog.Logger) *fiber.App {
+	fcfg := fiber.Config{
+		AppName:               "trostpflaster",
+		ErrorHandler:          h.ErrorHandler,
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		// Only the configured proxies may set the client IP that rate limits
+		// key on; anyone else's X-Forwarded-For is ignored.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+	}
+	if len(cfg.TrustedProxies) == 0 {
+		fcfg.ProxyHeader = ""
+	}
+	app := fiber.New(fcfg)
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		log.Error("panic", "path", handlers.RedactPath(c.Path()), "panic", e)
+	}}))
+	app.Use(accessLog(log))
+	app.Use(h.SecurityHeaders)
+	routes(app, h, storage, cfg)
+	return app
+}
+
+// accessLog writes one structured line per request; paths carrying secrets
+// (claim and reset tokens) are redacted.
+func accessLog(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			if fe := new(fiber.Error); errors.As(err, &fe) {
+				status = fe.Code
+			}
+		}
+		log.Info("request", "method", c.Method(), "path", handlers.RedactPath(c.Path()), "status", status,
+			"dur_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.IP())
+		return err
+	}
+}
+
+// Serve runs the HTTP server and the background worker until ctx ends, then
+// shuts down gracefully: in-flight requests finish, the worker stops.
+func (a *App) Serve(ctx context.Context) error {
+	wctx, stopWorker := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.RunWorker(wctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- a.HTTP.Listen(a.Cfg.Addr) }()
+	a.Log.Info("listening", "addr", a.Cfg.Addr, "base_url", a.Cfg.BaseURL)
+	var err error
+	select {
+	case <-ctx.Done():
+		a.Log.Info("shutting down")
+		err = a.HTTP.ShutdownWithTimeout(20 * time.Second)
+	case err = <-errc:
+	}
+	stopWorker()
+	<-done
+	return err
+}
+
+// Close releases the database.
+func (a *App) Close() error {
+	sqlDB, err := a.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// loopbackAddr reports whether the server listens on the local machine only;
+// the dev mailbox (which shows reset links) is never offered on a public
+// address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func httpFS(f fs.FS) http.FileSystem { return http.FS(f) }

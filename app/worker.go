@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"time"
+)
+
+// RunWorker delivers queued mails and sweeps expired state until ctx ends.
+// Every instance may run it: mails are claimed with a lease, so each is sent
+// by one worker at a time.
+func (a *App) RunWorker(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	lastSweep := time.Time{}
+	for {
+		a.DeliverMails(ctx)
+		if time.Since(lastSweep) > time.Minute {
+			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("kv sweep failed", "err", err)
+			}
+			lastSweep = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// DeliverMails sends every due mail once; failures are retried with backoff.
+func (a *App) DeliverMails(ctx context.Context) int {
+	sent := 0
+	for ctx.Err() == nil {
+		mails, err := a.Store.ClaimMails(ctx, 20, 2*time.Minute)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.Log.Warn("claiming mails failed", "err", err)
+			}
+			return sent
+		}
+		if len(mails) == 0 {
+			return sent
+		}
+		for _, m := range mails {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := a.Mailer.Send(sctx, m)
+			cancel()
+			if err != nil {
+				a.Log.Warn("mail delivery failed", "mail_id", m.ID, "attempt", m.Attempts+1, "err", err)
+				if ferr := a.Store.MailFailed(ctx, m, err); ferr != nil {
+					a.Log.Error("recording mail failure", "err", ferr)
+				}
+				continue
+			}
+			if err := a.Store.MailDelivered(ctx, m.ID); err != nil {
+				a.Log.Error("recording mail delivery", "err", err)
+			}
+			sent++
+		}
+	}
+	return sent
+}

@@ -1,0 +1,99 @@
+package handlers
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
+)
+
+type catalogPage struct {
+	Page
+	Hits     []models.CatalogHit
+	Cities   []string
+	Next     string
+	Query    models.CatalogQuery
+	NextLink string
+}
+
+func catalogQuery(c *fiber.Ctx) models.CatalogQuery {
+	return models.CatalogQuery{
+		Region:   strings.Clone(c.Query("region")),
+		City:     strings.Clone(c.Query("city")),
+		Category: strings.Clone(c.Query("category")),
+		Q:        strings.Clone(c.Query("q")),
+		Near:     strings.Clone(c.Query("near")),
+		Cursor:   strings.Clone(c.Query("cursor")),
+	}
+}
+
+// Home explains the idea in a sentence and shows the region's partners.
+func (h *Handlers) Home(c *fiber.Ctx) error {
+	hits, _, err := h.store.SearchMerchants(c.UserContext(), h.places, models.CatalogQuery{Limit: 6})
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "home", catalogPage{Page: h.page(c, "home.title"), Hits: hits})
+}
+
+// Catalog lists approved partners, filterable by city, category and text, and
+// ordered by distance when "near" is given. Bad filters re-render with 422.
+func (h *Handlers) Catalog(c *fiber.Ctx) error {
+	q := catalogQuery(c)
+	cities, err := h.store.CatalogCities(c.UserContext())
+	if err != nil {
+		return err
+	}
+	p := catalogPage{Page: h.page(c, "catalog.title"), Cities: cities, Query: q}
+	p.Form = map[string]string{"q": q.Q, "city": q.City, "category": q.Category, "near": q.Near}
+	hits, next, err := h.store.SearchMerchants(c.UserContext(), h.places, q)
+	var v models.ValidationErrors
+	if errors.As(err, &v) {
+		p.Page = h.withForm(p.Page, p.Form, err)
+		return h.render(c, fiber.StatusUnprocessableEntity, "catalog", p)
+	}
+	if err != nil {
+		return err
+	}
+	p.Hits, p.Next = hits, next
+	if next != "" {
+		args := c.Request().URI().QueryArgs()
+		args.Set("cursor", next)
+		p.NextLink = "/partners?" + string(args.QueryString())
+	}
+	return h.render(c, fiber.StatusOK, "catalog", p)
+}
+
+type partnerPage struct {
+	Page
+	Merchant *models.Merchant
+}
+
+// Partner is a merchant's public profile. Merchants that are not approved are
+// not public: 404 for everyone except their own members and platform admins.
+func (h *Handlers) Partner(c *fiber.Ctx) error {
+	m, err := h.store.MerchantBySlug(c.UserContext(), strings.Clone(c.Params("slug")))
+	if err != nil {
+		return err
+	}
+	p := h.page(c, "")
+	if m.Status != models.MerchantApproved && !canSeeMerchant(p, m.ID) {
+		return models.ErrNotFound
+	}
+	p.Title = m.Name
+	return h.render(c, fiber.StatusOK, "partner", partnerPage{Page: p, Merchant: m})
+}
+
+func canSeeMerchant(p Page, merchantID uint) bool {
+	if p.User != nil && p.User.IsPlatformAdmin {
+		return true
+	}
+	for _, ms := range p.Memberships {
+		if ms.MerchantID != nil && *ms.MerchantID == merchantID {
+			return true
+		}
+	}
+	return false
+}

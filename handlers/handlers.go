@@ -1,0 +1,175 @@
+// Package handlers is the thin HTTP layer: it parses input, calls one models
+// operation and renders a page, a redirect or JSON. Business rules live in
+// models; wiring lives in app.
+package handlers
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
+)
+
+// Options are the few settings handlers need from the configuration.
+type Options struct {
+	BaseURL       string
+	SecureCookies bool
+	DevMailbox    bool // show /dev/mail (no SMTP configured)
+	Demo          bool
+}
+
+// Handlers holds the dependencies of every route handler; it is built once.
+type Handlers struct {
+	store  *models.Store
+	places *models.Places
+	r      *Renderer
+	log    *slog.Logger
+	opt    Options
+}
+
+// New builds the handlers.
+func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logger, opt Options) *Handlers {
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt}
+}
+
+// Page is what every HTML page gets: who is logged in, the CSRF token, a
+// flash message, the language and the current form state.
+type Page struct {
+	Title       string
+	Lang        string
+	Path        string
+	User        *models.User
+	Memberships []models.Membership
+	CSRF        string
+	Flash       string
+	FlashKind   string
+	Errors      models.ValidationErrors
+	Form        map[string]string
+	DevMailbox  bool
+}
+
+// Err returns the translated error of a form field, or "".
+func (p Page) Err(field string) string {
+	if p.Errors == nil {
+		return ""
+	}
+	return p.Errors[field]
+}
+
+// Val returns the submitted value of a form field (re-shown after errors).
+func (p Page) Val(field string) string { return p.Form[field] }
+
+// IsCompany reports whether the user belongs to a company.
+func (p Page) IsCompany() bool {
+	for _, m := range p.Memberships {
+		if m.CompanyID != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// IsMerchant reports whether the user belongs to a merchant.
+func (p Page) IsMerchant() bool {
+	for _, m := range p.Memberships {
+		if m.MerchantID != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Locals keys.
+const (
+	localUser        = "user"
+	localMemberships = "memberships"
+	localLang        = "lang"
+	localCSRF        = "csrf"
+	localAPIKey      = "apikey"
+)
+
+// Cookie names.
+const (
+	cookieSession = "tp_session"
+	cookieLang    = "tp_lang"
+	cookieFlash   = "tp_flash"
+)
+
+func (h *Handlers) page(c *fiber.Ctx, titleKey string) Page {
+	p := Page{Lang: langOf(c), Path: c.Path(), DevMailbox: h.opt.DevMailbox}
+	if titleKey != "" {
+		p.Title = h.r.T(p.Lang, titleKey)
+	}
+	if u, ok := c.Locals(localUser).(*models.User); ok {
+		p.User = u
+	}
+	if ms, ok := c.Locals(localMemberships).([]models.Membership); ok {
+		p.Memberships = ms
+	}
+	if tok, ok := c.Locals(localCSRF).(string); ok {
+		p.CSRF = tok
+	}
+	if f := c.Cookies(cookieFlash); f != "" {
+		kind, key, _ := strings.Cut(f, ":")
+		p.FlashKind, p.Flash = kind, h.r.T(p.Lang, "flash."+key)
+		c.Cookie(&fiber.Cookie{Name: cookieFlash, Value: "", Path: "/", MaxAge: -1, HTTPOnly: true, SameSite: "Lax", Secure: h.opt.SecureCookies})
+	}
+	return p
+}
+
+// withForm attaches submitted values and translated field errors to a page.
+func (h *Handlers) withForm(p Page, form map[string]string, err error) Page {
+	p.Form = form
+	if v, ok := err.(models.ValidationErrors); ok {
+		p.Errors = models.ValidationErrors{}
+		for field, key := range v {
+			p.Errors[field] = h.r.T(p.Lang, "err."+key)
+		}
+	}
+	return p
+}
+
+// flash sets a one-shot message (a translation key under "flash.") shown on
+// the next page.
+func (h *Handlers) flash(c *fiber.Ctx, kind, key string) {
+	c.Cookie(&fiber.Cookie{Name: cookieFlash, Value: kind + ":" + key, Path: "/", MaxAge: 60, HTTPOnly: true, SameSite: "Lax", Secure: h.opt.SecureCookies})
+}
+
+// seeOther redirects with 303 after a successful POST.
+func seeOther(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
+
+// safeNext accepts only local paths as redirect targets (no open redirects).
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/dashboard"
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return "/dashboard"
+	}
+	return next
+}
+
+func langOf(c *fiber.Ctx) string {
+	if l, ok := c.Locals(localLang).(string); ok {
+		return l
+	}
+	return Languages[0]
+}
+
+func currentUser(c *fiber.Ctx) *models.User {
+	u, _ := c.Locals(localUser).(*models.User)
+	return u
+}
+
+// formValues copies the named form fields (Fiber reuses buffers, so values
+// that outlive the handler are copied).
+func formValues(c *fiber.Ctx, names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = strings.Clone(c.FormValue(n))
+	}
+	return m
+}

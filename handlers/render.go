@@ -1,0 +1,195 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	texttemplate "text/template"
+
+	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
+)
+
+// Languages the UI speaks; the first is the default.
+var Languages = []string{"de", "en"}
+
+// Renderer holds every page template, parsed once at start per language so a
+// broken template fails the start, not a request.
+type Renderer struct {
+	pages    map[string]map[string]*template.Template // lang → page → template
+	mails    map[string]map[string]*texttemplate.Template
+	messages map[string]map[string]string // lang → key → text
+}
+
+// NewRenderer parses layout.html, partials/*.html and each pages/*.html, plus
+// mail/*.txt and the i18n/*.json message files, from fsys.
+func NewRenderer(fsys fs.FS) (*Renderer, error) {
+	r := &Renderer{pages: map[string]map[string]*template.Template{}, mails: map[string]map[string]*texttemplate.Template{}, messages: map[string]map[string]string{}}
+	for _, lang := range Languages {
+		b, err := fs.ReadFile(fsys, "i18n/"+lang+".json")
+		if err != nil {
+			return nil, err
+		}
+		msgs := map[string]string{}
+		if err := json.Unmarshal(b, &msgs); err != nil {
+			return nil, fmt.Errorf("i18n/%s.json: %w", lang, err)
+		}
+		r.messages[lang] = msgs
+	}
+	// Every key must exist in every language, so nothing shows a raw key.
+	for _, lang := range Languages[1:] {
+		var missing []string
+		for k := range r.messages[Languages[0]] {
+			if _, ok := r.messages[lang][k]; !ok {
+				missing = append(missing, lang+":"+k)
+			}
+		}
+		for k := range r.messages[lang] {
+			if _, ok := r.messages[Languages[0]][k]; !ok {
+				missing = append(missing, Languages[0]+":"+k)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			return nil, fmt.Errorf("i18n: missing translations: %s", strings.Join(missing, ", "))
+		}
+	}
+	pageFiles, err := fs.Glob(fsys, "pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	mailFiles, err := fs.Glob(fsys, "mail/*.txt")
+	if err != nil {
+		return nil, err
+	}
+	for _, lang := range Languages {
+		funcs := r.funcs(lang)
+		base, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "layout.html", "partials/*.html")
+		if err != nil {
+			return nil, err
+		}
+		r.pages[lang] = map[string]*template.Template{}
+		for _, f := range pageFiles {
+			t, err := template.Must(base.Clone()).ParseFS(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			r.pages[lang][strings.TrimSuffix(path.Base(f), ".html")] = t
+		}
+		r.mails[lang] = map[string]*texttemplate.Template{}
+		for _, f := range mailFiles {
+			t, err := texttemplate.New(path.Base(f)).Funcs(texttemplate.FuncMap(funcs)).ParseFS(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			r.mails[lang][strings.TrimSuffix(path.Base(f), ".txt")] = t
+		}
+	}
+	return r, nil
+}
+
+// T translates key into lang; args fill %s/%d verbs in the message.
+func (r *Renderer) T(lang, key string, args ...any) string {
+	msg, ok := r.messages[lang][key]
+	if !ok {
+		msg, ok = r.messages[Languages[0]][key]
+	}
+	if !ok {
+		return key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(msg, args...)
+	}
+	return msg
+}
+
+func (r *Renderer) funcs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":     func(key string, args ...any) string { return r.T(lang, key, args...) },
+		"money": func(cents int64, currency string) string { return FormatMoney(lang, cents, currency) },
+		"km": func(d *float64) string {
+			if d == nil {
+				return ""
+			}
+			if lang == "de" {
+				return strings.Replace(fmt.Sprintf("%.1f km", *d), ".", ",", 1)
+			}
+			return fmt.Sprintf("%.1f km", *d)
+		},
+		"categories": func() []string { return models.Categories },
+		"lines":      func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		},
+	}
+}
+
+// FormatMoney renders cents in the language's convention: "12,50 €" in
+// German, "€12.50" in English. It is the only place money becomes text.
+func FormatMoney(lang string, cents int64, currency string) string {
+	sign := ""
+	if cents < 0 {
+		sign = "-"
+		cents = -cents
+	}
+	units, rest := cents/100, cents%100
+	sym := currency
+	if currency == "EUR" || currency == "" {
+		sym = "€"
+	}
+	group := func(n int64, sep string) string {
+		s := fmt.Sprint(n)
+		for i := len(s) - 3; i > 0; i -= 3 {
+			s = s[:i] + sep + s[i:]
+		}
+		return s
+	}
+	if lang == "en" {
+		return fmt.Sprintf("%s%s%s.%02d", sign, sym, group(units, ","), rest)
+	}
+	return fmt.Sprintf("%s%s,%02d %s", sign, group(units, "."), rest, sym)
+}
+
+// render executes a page into a buffer first, so a template error becomes a
+// clean 500 instead of half a page.
+func (h *Handlers) render(c *fiber.Ctx, status int, page string, data any) error {
+	lang := langOf(c)
+	t, ok := h.r.pages[lang][page]
+	if !ok {
+		return fmt.Errorf("no template %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// RenderMail renders mail/NAME.txt: the first line is "Subject: …", then a
+// blank line and the plain-text body.
+func (r *Renderer) RenderMail(lang, name string, data any) (subject, body string, err error) {
+	t, ok := r.mails[lang][name]
+	if !ok {
+		return "", "", fmt.Errorf("no mail template %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return "", "", err
+	}
+	head, rest, ok := strings.Cut(buf.String(), "\n\n")
+	if !ok || !strings.HasPrefix(head, "Subject: ") {
+		return "", "", fmt.Errorf("mail %s: first line must be 'Subject: …' followed by a blank line", name)
+	}
+	return strings.TrimPrefix(head, "Subject: "), strings.TrimSpace(rest) + "\n", nil
+}

@@ -1,0 +1,37 @@
+package models
+
+import (
+	"encoding/json"
+
+	"gorm.io/gorm"
+)
+
+// Actor says who caused a change, for the audit log.
+type Actor struct {
+	Kind string // user, api_key, cli, system, webhook
+	ID   *uint
+}
+
+// Actor kinds.
+var (
+	ActorCLI    = Actor{Kind: "cli"}
+	ActorSystem = Actor{Kind: "system"}
+)
+
+// UserActor is a logged-in person.
+func UserActor(id uint) Actor { return Actor{Kind: "user", ID: &id} }
+
+func audit(tx *gorm.DB, a Actor, action, subjectType string, subjectID *uint, detail map[string]any) error {
+	d := ""
+	if len(detail) > 0 {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return err
+		}
+		d = string(b)
+	}
+	return tx.Create(&AuditLog{ActorKind: a.Kind, ActorID: a.ID, Action: action,
+		SubjectType: subjectType, SubjectID: subjectID, Detail: d}).Error
+}
+
+func ptr[T any](v T) *T { return &v }

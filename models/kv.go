@@ -1,0 +1,47 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// KVGet returns a value, or nil when missing or expired.
+func (s *Store) KVGet(ctx context.Context, key string) ([]byte, error) {
+	var e KV
+	err := s.db.WithContext(ctx).Where("key = ? AND (expires_at = 0 OR expires_at > ?)", key, s.Now().Unix()).First(&e).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	return e.Value, err
+}
+
+// KVSet stores a value; ttl 0 keeps it until deleted.
+func (s *Store) KVSet(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	var exp int64
+	if ttl > 0 {
+		exp = s.Now().Add(ttl).Unix()
+	}
+	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "key"}},
+		DoUpdates: clause.AssignmentColumns([]string{"value", "expires_at"}),
+	}).Create(&KV{Key: key, Value: val, ExpiresAt: exp}).Error
+}
+
+// KVDelete removes a key.
+func (s *Store) KVDelete(ctx context.Context, key string) error {
+	return s.db.WithContext(ctx).Where("key = ?", key).Delete(&KV{}).Error
+}
+
+// KVReset removes every key.
+func (s *Store) KVReset(ctx context.Context) error {
+	return s.db.WithContext(ctx).Where("1 = 1").Delete(&KV{}).Error
+}
+
+// KVSweep deletes expired keys; the worker calls it now and then.
+func (s *Store) KVSweep(ctx context.Context) error {
+	return s.db.WithContext(ctx).Where("expires_at > 0 AND expires_at <= ?", s.Now().Unix()).Delete(&KV{}).Error
+}

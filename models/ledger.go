@@ -1,0 +1,262 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Ledger account codes. Wallet accounts never go below zero; boundary
+// accounts (cash in, payouts out) mirror money crossing the platform's edge
+// and are negative by design.
+const (
+	AccountCashStripe         = "cash:stripe"
+	AccountCashInvoice        = "cash:invoice"
+	AccountPayoutStripe       = "payout:stripe"
+	AccountPlatformCommission = "platform:commission"
+)
+
+// AccountCompanyCredit is a company's available prepaid credit.
+func AccountCompanyCredit(companyID uint) string { return fmt.Sprintf("company:%d:credit", companyID) }
+
+// AccountVoucher holds a gift's or voucher's remaining value.
+func AccountVoucher(voucherID uint) string { return fmt.Sprintf("voucher:%d", voucherID) }
+
+// AccountMerchantPayable is what the platform owes a merchant for redemptions.
+func AccountMerchantPayable(merchantID uint) string {
+	return fmt.Sprintf("merchant:%d:payable", merchantID)
+}
+
+func allowsNegative(code string) bool {
+	return strings.HasPrefix(code, "cash:") || strings.HasPrefix(code, "payout:")
+}
+
+// Posting moves Amount cents into (positive) or out of (negative) Account.
+type Posting struct {
+	Account string
+	Amount  int64
+}
+
+// Move is the common two-legged posting: amount from one account to another.
+func Move(from, to string, amount int64) []Posting {
+	return []Posting{{Account: from, Amount: -amount}, {Account: to, Amount: amount}}
+}
+
+// Booking is one balanced ledger transaction to write.
+type Booking struct {
+	Kind           string
+	IdempotencyKey string // optional; a second booking with the same key is a no-op
+	Memo           string
+	Currency       string
+	Postings       []Posting
+}
+
+// ErrAlreadyBooked is returned by book when the idempotency key was used
+// before; the earlier transaction stands.
+var ErrAlreadyBooked = errors.New("already booked")
+
+// book writes a balanced transaction inside tx. Each account's balance moves
+// by a conditional UPDATE so a wallet cannot go below zero even under
+// concurrent bookings (ErrInsufficientBalance, and the caller's transaction
+// rolls back). It must run inside the same DB transaction as the state change
+// it records.
+func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
+	if b.Currency == "" {
+		b.Currency = "EUR"
+	}
+	if len(b.Postings) < 2 {
+		return nil, fmt.Errorf("ledger: %s needs at least two postings", b.Kind)
+	}
+	var sum int64
+	for _, p := range b.Postings {
+		if p.Amount == 0 {
+			return nil, fmt.Errorf("ledger: %s has a zero posting to %s", b.Kind, p.Account)
+		}
+		sum += p.Amount
+	}
+	if sum != 0 {
+		return nil, fmt.Errorf("ledger: %s does not balance (sum %d)", b.Kind, sum)
+	}
+	lt := LedgerTransaction{Kind: b.Kind, Memo: b.Memo}
+	if b.IdempotencyKey != "" {
+		var prev LedgerTransaction
+		err := tx.Where("idempotency_key = ?", b.IdempotencyKey).First(&prev).Error
+		if err == nil {
+			return &prev, ErrAlreadyBooked
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, err
+		}
+		lt.IdempotencyKey = &b.IdempotencyKey
+	}
+	if err := tx.Create(&lt).Error; err != nil {
+		return nil, notFound(err)
+	}
+	for _, p := range b.Postings {
+		acc, err := ensureAccount(tx, p.Account, b.Currency)
+		if err != nil {
+			return nil, err
+		}
+		if acc.Currency != b.Currency {
+			return nil, fmt.Errorf("ledger: account %s is in %s, not %s", acc.Code, acc.Currency, b.Currency)
+		}
+		res := tx.Model(&LedgerAccount{}).
+			Where("id = ? AND (allow_negative OR balance + ? >= 0)", acc.ID, p.Amount).
+			Updates(map[string]any{"balance": gorm.Expr("balance + ?", p.Amount), "updated_at": s.Now()})
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected != 1 {
+			return nil, ErrInsufficientBalance
+		}
+		if err := tx.Create(&LedgerEntry{TransactionID: lt.ID, AccountID: acc.ID, Amount: p.Amount, Currency: b.Currency}).Error; err != nil {
+			return nil, err
+		}
+	}
+	return &lt, nil
+}
+
+// ensureAccount returns the account with code, creating it on first use
+// (race-free: insert-or-ignore, then read).
+func ensureAccount(tx *gorm.DB, code, currency string) (*LedgerAccount, error) {
+	acc := LedgerAccount{Code: code, Currency: currency, AllowNegative: allowsNegative(code)}
+	if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "code"}}, DoNothing: true}).Create(&acc).Error; err != nil {
+		return nil, err
+	}
+	if acc.ID == 0 {
+		if err := tx.Where("code = ?", code).First(&acc).Error; err != nil {
+			return nil, err
+		}
+	}
+	return &acc, nil
+}
+
+// AccountBalance returns an account's balance (0 for an account never used).
+func (s *Store) AccountBalance(ctx context.Context, code string) (int64, error) {
+	var acc LedgerAccount
+	err := s.db.WithContext(ctx).Where("code = ?", code).First(&acc).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, nil
+	}
+	return acc.Balance, err
+}
+
+// GrantCredit books an invoice payment: cash:invoice → company credit. The
+// optional idempotency key makes repeating the same grant harmless.
+func (s *Store) GrantCredit(ctx context.Context, companyID uint, amountCents int64, idemKey, memo string, a Actor) (*LedgerTransaction, error) {
+	if amountCents <= 0 || amountCents > 100_000_000_00 {
+		return nil, ValidationErrors{"amount_cents": MsgInvalid}
+	}
+	var lt *LedgerTransaction
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var c Company
+		if err := tx.Preload("Region").First(&c, companyID).Error; err != nil {
+			return notFound(err)
+		}
+		var err error
+		lt, err = s.book(tx, Booking{Kind: "credit.invoice", IdempotencyKey: idemKey, Memo: memo,
+			Currency: c.Region.Currency, Postings: Move(AccountCashInvoice, AccountCompanyCredit(c.ID), amountCents)})
+		if err != nil {
+			return err
+		}
+		return audit(tx, a, "credit.granted", "company", &c.ID, map[string]any{"amount_cents": amountCents, "ledger_tx": lt.ID})
+	})
+	if errors.Is(err, ErrAlreadyBooked) {
+		return lt, nil
+	}
+	return lt, err
+}
+
+// LedgerProblem is one broken invariant found by VerifyLedger.
+type LedgerProblem struct {
+	Check  string
+	Detail string
+}
+
+func (p LedgerProblem) String() string { return p.Check + ": " + p.Detail }
+
+// VerifyLedger checks every invariant of the books and returns what is
+// broken (an empty slice means all hold):
+//   - every transaction has at least two entries and sums to zero;
+//   - every entry has its account's currency;
+//   - every account's cached balance equals the sum of its entries;
+//   - no wallet account (company credit, voucher, merchant payable,
+//     commission) is below zero;
+//   - all balances together sum to zero per currency.
+//
+// Domain tables that mirror an account (vouchers) add their checks here as
+// they are introduced.
+func (s *Store) VerifyLedger(ctx context.Context) ([]LedgerProblem, error) {
+	db := s.db.WithContext(ctx)
+	var out []LedgerProblem
+	type txSum struct {
+		TransactionID uint
+		N             int64
+		Total         int64
+	}
+	var bad []txSum
+	if err := db.Model(&LedgerEntry{}).Select("transaction_id, COUNT(*) AS n, SUM(amount) AS total").
+		Group("transaction_id").Having("SUM(amount) <> 0 OR COUNT(*) < 2").Scan(&bad).Error; err != nil {
+		return nil, err
+	}
+	for _, b := range bad {
+		out = append(out, LedgerProblem{"transaction_balanced", fmt.Sprintf("transaction %d has %d entries summing to %d", b.TransactionID, b.N, b.Total)})
+	}
+	var empty []uint
+	if err := db.Model(&LedgerTransaction{}).Where("NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = ledger_transactions.id)").
+		Pluck("id", &empty).Error; err != nil {
+		return nil, err
+	}
+	for _, id := range empty {
+		out = append(out, LedgerProblem{"transaction_balanced", fmt.Sprintf("transaction %d has no entries", id)})
+	}
+	var mixed int64
+	if err := db.Table("ledger_entries e").Joins("JOIN ledger_accounts a ON a.id = e.account_id").
+		Where("e.currency <> a.currency").Count(&mixed).Error; err != nil {
+		return nil, err
+	}
+	if mixed > 0 {
+		out = append(out, LedgerProblem{"currency", fmt.Sprintf("%d entries differ from their account's currency", mixed)})
+	}
+	type accSum struct {
+		Code          string
+		Balance       int64
+		Sum           int64
+		AllowNegative bool
+	}
+	var accs []accSum
+	if err := db.Table("ledger_accounts a").
+		Select("a.code, a.balance, a.allow_negative, COALESCE((SELECT SUM(e.amount) FROM ledger_entries e WHERE e.account_id = a.id), 0) AS sum").
+		Order("a.code").Scan(&accs).Error; err != nil {
+		return nil, err
+	}
+	for _, a := range accs {
+		if a.Balance != a.Sum {
+			out = append(out, LedgerProblem{"account_balance", fmt.Sprintf("%s: cached balance %d, entries sum to %d", a.Code, a.Balance, a.Sum)})
+		}
+		if !a.AllowNegative && a.Sum < 0 {
+			out = append(out, LedgerProblem{"non_negative", fmt.Sprintf("%s is below zero: %d", a.Code, a.Sum)})
+		}
+		if a.AllowNegative != allowsNegative(a.Code) {
+			out = append(out, LedgerProblem{"account_kind", fmt.Sprintf("%s has the wrong negative-balance flag", a.Code)})
+		}
+	}
+	type curSum struct {
+		Currency string
+		Total    int64
+	}
+	var cs []curSum
+	if err := db.Model(&LedgerAccount{}).Select("currency, SUM(balance) AS total").Group("currency").Scan(&cs).Error; err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.Total != 0 {
+			out = append(out, LedgerProblem{"books_balanced", fmt.Sprintf("%s balances sum to %d", c.Currency, c.Total)})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,98 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Mail statuses.
+const (
+	MailQueued = "queued"
+	MailSent   = "sent"
+	MailFailed = "failed" // gave up after MailMaxAttempts
+)
+
+// MailMaxAttempts is how often delivery is tried before a mail is marked failed.
+const MailMaxAttempts = 8
+
+func (s *Store) enqueueMail(tx *gorm.DB, m Mail) error {
+	m.ID = 0
+	m.Status = MailQueued
+	m.NextAttempt = s.Now()
+	return tx.Create(&m).Error
+}
+
+// EnqueueMail queues a mail on its own (for mails not tied to another change).
+func (s *Store) EnqueueMail(ctx context.Context, m Mail) error {
+	return s.enqueueMail(s.db.WithContext(ctx), m)
+}
+
+// ClaimMails locks up to limit due mails for this worker for lease. Claiming
+// is a conditional UPDATE per row, so two workers (or two app instances)
+// never deliver the same mail at once, on SQLite and PostgreSQL alike.
+func (s *Store) ClaimMails(ctx context.Context, limit int, lease time.Duration) ([]Mail, error) {
+	now := s.Now()
+	var due []Mail
+	if err := s.db.WithContext(ctx).Where("status = ? AND next_attempt <= ? AND (locked_until IS NULL OR locked_until < ?)", MailQueued, now, now).
+		Order("next_attempt, id").Limit(limit).Find(&due).Error; err != nil {
+		return nil, err
+	}
+	out := due[:0]
+	for _, m := range due {
+		res := s.db.WithContext(ctx).Model(&Mail{}).
+			Where("id = ? AND status = ? AND (locked_until IS NULL OR locked_until < ?)", m.ID, MailQueued, now).
+			Update("locked_until", now.Add(lease))
+		if res.Error != nil {
+			return out, res.Error
+		}
+		if res.RowsAffected == 1 {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// MailDelivered marks a claimed mail as sent.
+func (s *Store) MailDelivered(ctx context.Context, id uint) error {
+	now := s.Now()
+	return s.db.WithContext(ctx).Model(&Mail{}).Where("id = ?", id).
+		Updates(map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "attempts": gorm.Expr("attempts + 1")}).Error
+}
+
+// MailFailed records a failed attempt and schedules a retry with exponential
+// backoff (30 s, 1 min, 2 min, … capped at 2 h), or gives up after
+// MailMaxAttempts.
+func (s *Store) MailFailed(ctx context.Context, m Mail, cause error) error {
+	attempts := m.Attempts + 1
+	msg := cause.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	upd := map[string]any{"attempts": attempts, "last_error": msg, "locked_until": nil}
+	if attempts >= MailMaxAttempts {
+		upd["status"] = MailFailed
+	} else {
+		backoff := 30 * time.Second << (attempts - 1)
+		if backoff > 2*time.Hour {
+			backoff = 2 * time.Hour
+		}
+		upd["next_attempt"] = s.Now().Add(backoff)
+	}
+	return s.db.WithContext(ctx).Model(&Mail{}).Where("id = ?", m.ID).Updates(upd).Error
+}
+
+// RecentMails lists the newest mails (the dev mailbox page).
+func (s *Store) RecentMails(ctx context.Context, limit int) ([]Mail, error) {
+	var ms []Mail
+	err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&ms).Error
+	return ms, err
+}
+
+// MailByID returns one mail (the dev mailbox page).
+func (s *Store) MailByID(ctx context.Context, id uint) (*Mail, error) {
+	var m Mail
+	err := s.db.WithContext(ctx).First(&m, id).Error
+	return &m, notFound(err)
+}

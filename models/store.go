@@ -1,0 +1,100 @@
+package models
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// Store is the domain's entry point: every operation is a method taking a
+// context, so handlers and the CLI share the same rules and transactions.
+type Store struct {
+	db         *gorm.DB
+	secret     []byte
+	now        func() time.Time
+	bcryptCost int
+	// dummyHash makes log-in with an unknown e-mail cost as much as with a
+	// known one, so response times do not reveal who has an account.
+	dummyHash []byte
+}
+
+// StoreOptions configures a Store. Secret keys the hashes of tokens and API
+// keys, so a copy of the database alone does not let anyone use them.
+type StoreOptions struct {
+	Secret     []byte
+	Now        func() time.Time // defaults to time.Now
+	BcryptCost int              // defaults to 12; tests use the minimum
+}
+
+// NewStore builds a Store over an open database.
+func NewStore(db *gorm.DB, opts StoreOptions) *Store {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BcryptCost == 0 {
+		opts.BcryptCost = 12
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not a password"), opts.BcryptCost)
+	if err != nil {
+		panic("bcrypt: " + err.Error()) // only with an invalid cost, a programming error
+	}
+	return &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy}
+}
+
+// DB exposes the database for infrastructure code (migrations, health checks).
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Now is the store's clock (tests may move it).
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// newToken returns n random bytes, base64url encoded without padding.
+func newToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// keyedHash is HMAC-SHA256(secret, purpose || value), hex encoded. Purpose
+// separates domains so a session hash is never valid as a reset hash.
+func (s *Store) keyedHash(purpose, value string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// notFound turns GORM's record-not-found into ErrNotFound and passes other
+// errors through.
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrConflict
+	}
+	return err
+}
