@@ -56,17 +56,24 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 		},
 		LimitReached: h.LoginRateLimited,
 	})
+	tooMany := func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests }
 	resetLimit := limiter.New(limiter.Config{
 		Max: 5, Expiration: 15 * time.Minute, Storage: storage,
 		KeyGenerator: func(c *fiber.Ctx) string { return "reset:ip:" + c.IP() },
+		LimitReached: tooMany,
+	})
+	signupLimit := limiter.New(limiter.Config{
+		Max: 30, Expiration: time.Hour, Storage: storage,
+		KeyGenerator: func(c *fiber.Ctx) string { return "signup:ip:" + c.IP() },
+		LimitReached: tooMany,
 	})
 	web.Get("/login", h.LoginForm)
 	web.Post("/login", loginLimit, loginAccountLimit, h.Login)
 	web.Post("/logout", h.Logout)
 	web.Get("/signup/company", h.SignupForm("company"))
-	web.Post("/signup/company", resetLimit, h.Signup("company"))
+	web.Post("/signup/company", signupLimit, h.Signup("company"))
 	web.Get("/signup/merchant", h.SignupForm("merchant"))
-	web.Post("/signup/merchant", resetLimit, h.Signup("merchant"))
+	web.Post("/signup/merchant", signupLimit, h.Signup("merchant"))
 	web.Get("/forgot", h.ForgotForm)
 	web.Post("/forgot", resetLimit, h.Forgot)
 	web.Get("/reset/:token", h.ResetForm)
@@ -74,10 +81,11 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	web.Get("/dev/mail", h.DevMailbox)
 	web.Get("/dev/mail/:id", h.DevMailbox)
 
-	auth := web.Group("", h.RequireUser)
-	auth.Get("/dashboard", h.Dashboard)
-	auth.Get("/account", h.AccountForm)
-	auth.Post("/account/password", h.ChangePassword)
+	// Middleware on a group with an empty prefix would run for every path, so
+	// log-in is required per route.
+	web.Get("/dashboard", h.RequireUser, h.Dashboard)
+	web.Get("/account", h.RequireUser, h.AccountForm)
+	web.Post("/account/password", h.RequireUser, h.ChangePassword)
 
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }

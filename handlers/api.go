@@ -30,7 +30,7 @@ func (h *Handlers) APIMerchants(c *fiber.Ctx) error {
 	q := catalogQuery(c)
 	if l := c.Query("limit"); l != "" {
 		n, err := parseSmallInt(l)
-		if err != nil {
+		if err != nil || n == 0 {
 			return models.ValidationErrors{"limit": models.MsgInvalid}
 		}
 		q.Limit = n

@@ -101,7 +101,8 @@ func (s *Store) SearchMerchants(ctx context.Context, places *Places, q CatalogQu
 	var hits []CatalogHit
 	if origin == nil {
 		var ms []Merchant
-		if err := db.Order("merchants.name, merchants.id").Offset(offset).Limit(q.Limit + 1).Find(&ms).Error; err != nil {
+		// search_text starts with the folded name, so "Bäckerei" sorts as "baeckerei".
+		if err := db.Order("merchants.search_text, merchants.id").Offset(offset).Limit(q.Limit + 1).Find(&ms).Error; err != nil {
 			return nil, "", err
 		}
 		for _, m := range ms {

@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"trostpflaster/app/apptest"
+)
+
+// browser starts headless Chromium for a test; screenshots go to
+// TEST_ARTIFACTS (or a temp dir).
+func browser(t *testing.T, width, height int64) (context.Context, string) {
+	t.Helper()
+	exec := apptest.Require(t, "CHROMIUM_PATH")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exec), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(int(width), int(height)))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	dir := os.Getenv("TEST_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, dir
+}
+
+func screenshot(path string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var buf []byte
+		if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(path, buf, 0o644)
+	})
+}
+
+func TestBrowserCatalogAndLogin(t *testing.T) {
+	a := apptest.NewSeededApp(t, "sqlite")
+	base := apptest.Serve(t, a)
+	ctx, dir := browser(t, 390, 844) // a phone
+
+	var heading, results, dashboard string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(base+"/"),
+		// Headless Chromium asks for English; the switch makes it German.
+		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`html[lang="de"]`, chromedp.ByQuery),
+		chromedp.Text("h1", &heading, chromedp.ByQuery),
+		screenshot(filepath.Join(dir, "foundation-home.png")),
+		chromedp.Click(`a.button[href="/partners"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#results", chromedp.ByQuery),
+		// Choosing a city submits the filter form by itself (static/js/app.js).
+		chromedp.SetValue("#f-city", "Bonn", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#f-city').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		chromedp.WaitVisible(`#results[data-city="Bonn"]`, chromedp.ByQuery),
+		chromedp.Text("#results", &results, chromedp.ByQuery),
+		screenshot(filepath.Join(dir, "foundation-catalog-bonn.png")),
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys("#f-email", "chefin@beispiel-verlag.example", chromedp.ByQuery),
+		chromedp.SendKeys("#f-password", "demo-chefin-2026", chromedp.ByQuery),
+		chromedp.Submit("#f-password", chromedp.ByQuery),
+		chromedp.WaitVisible("#credit", chromedp.ByQuery),
+		chromedp.Text("main", &dashboard, chromedp.ByQuery),
+		screenshot(filepath.Join(dir, "foundation-dashboard.png")),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if !strings.Contains(heading, "Ein Trostpflaster vom Laden nebenan") {
+		t.Errorf("home heading %q", heading)
+	}
+	if !strings.Contains(results, "Café Poppelsdorf") || strings.Contains(results, "Radhaus Flingern") {
+		t.Errorf("Bonn filter shows %q", results)
+	}
+	if !strings.Contains(dashboard, "Beispiel-Verlag") || !strings.Contains(dashboard, "500,00 €") {
+		t.Errorf("dashboard shows %q", dashboard)
+	}
+}
