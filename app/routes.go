@@ -22,7 +22,6 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// JSON API: API keys, no cookies, so no CSRF.
 	api := app.Group("/api/v1")
 	api.Get("/merchants", h.APIMerchants)
-	api.Use(h.APINotFound)
 
 	// Web pages: session, language and CSRF on every form.
 	web := app.Group("", h.LoadSession, csrf.New(csrf.Config{
@@ -87,6 +86,11 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	web.Get("/account", h.RequireUser, h.AccountForm)
 	web.Post("/account/password", h.RequireUser, h.ChangePassword)
 
+	// Each area registers its routes in its own file (app/routes_<area>.go);
+	// add one line per area here, before the catch-alls below.
+	// (area routes)
+
+	api.Use(h.APINotFound)
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }
 

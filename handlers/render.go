@@ -32,13 +32,31 @@ type Renderer struct {
 func NewRenderer(fsys fs.FS) (*Renderer, error) {
 	r := &Renderer{pages: map[string]map[string]*template.Template{}, mails: map[string]map[string]*texttemplate.Template{}, messages: map[string]map[string]string{}}
 	for _, lang := range Languages {
-		b, err := fs.ReadFile(fsys, "i18n/"+lang+".json")
+		// Each area keeps its own file (i18n/de/core.json, i18n/de/gifts.json …);
+		// a key defined twice is an error.
+		files, err := fs.Glob(fsys, "i18n/"+lang+"/*.json")
 		if err != nil {
 			return nil, err
 		}
 		msgs := map[string]string{}
-		if err := json.Unmarshal(b, &msgs); err != nil {
-			return nil, fmt.Errorf("i18n/%s.json: %w", lang, err)
+		for _, f := range files {
+			b, err := fs.ReadFile(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			for k, v := range part {
+				if _, dup := msgs[k]; dup {
+					return nil, fmt.Errorf("%s: key %q is defined twice", f, k)
+				}
+				msgs[k] = v
+			}
+		}
+		if len(msgs) == 0 {
+			return nil, fmt.Errorf("no translations for %s", lang)
 		}
 		r.messages[lang] = msgs
 	}
