@@ -1,0 +1,58 @@
+package app_test
+
+import (
+	"bytes"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"trostpflaster/app"
+	"trostpflaster/app/apptest"
+)
+
+// Behind a configured proxy, X-Forwarded-For names the client, so users
+// behind one proxy get separate log-in budgets; without the setting the
+// header is ignored (see TestLoginFailuresAndRateLimit).
+func TestTrustedProxyForwardedFor(t *testing.T) {
+	t.Parallel()
+	env := apptest.BaseEnv(t, "sqlite")
+	env["TRUSTED_PROXIES"] = "0.0.0.0" // the address fiber's app.Test connects from
+	a := apptest.NewApp(t, env)
+	c := apptest.NewClient(t, a.HTTP)
+	for i := 0; i < 14; i++ {
+		c.Head["X-Forwarded-For"] = "203.0.113." + string(rune('a'+i))
+		res := c.PostForm("/login", url.Values{"email": {"user" + string(rune('a'+i)) + "@example.com"}, "password": {"whatever123"}})
+		if res.Status != 422 {
+			t.Fatalf("attempt %d from its own client IP: %d", i, res.Status)
+		}
+	}
+}
+
+// The demo keeps one secret key under the data directory, created with
+// owner-only permissions and reused at the next start.
+func TestDemoSecretKeyIsCreatedOnceAndKept(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := apptest.Env{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "demo.db"), "BCRYPT_COST": "4"}
+	var keys [][]byte
+	for i := 0; i < 2; i++ {
+		cfg, err := app.LoadConfig(env.Get, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.New(cfg, apptest.Logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, a.Cfg.SecretKey)
+		a.Close()
+	}
+	st, err := os.Stat(filepath.Join(dir, "secret.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret.key: %v %v", err, st)
+	}
+	if len(keys[0]) < 32 || !bytes.Equal(keys[0], keys[1]) {
+		t.Fatal("demo secret not kept between starts")
+	}
+}
