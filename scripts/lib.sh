@@ -225,6 +225,10 @@ stop_pid() {
 # ensure_chromium — install Chromium if missing, export CHROMIUM_PATH.
 ensure_chromium() {
 	local path=${CHROMIUM_PATH:-/usr/bin/chromium}
+	if [[ ! -x $path && $path != /usr/bin/chromium ]]; then
+		warn "CHROMIUM_PATH=$path is not executable; trying /usr/bin/chromium"
+		path=/usr/bin/chromium
+	fi
 	if [[ ! -x $path ]]; then
 		log "chromium not found at $path; installing it with apt-get"
 		apt_install chromium fonts-dejavu-core || return 1

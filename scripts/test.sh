@@ -110,7 +110,10 @@ need() {
 	if "$@"; then
 		log "$name ready in $(($(lib_now_ms) - t0)) ms"
 	elif [[ -n ${TEST_REQUIRE_ALL:-} ]]; then
-		die "$name is unavailable and TEST_REQUIRE_ALL is set (set TEST_REQUIRE_ALL=0 to skip its tests)"
+		printf '==> ERROR: %s is unavailable and TEST_REQUIRE_ALL is set (set TEST_REQUIRE_ALL=0 to skip its tests)\n' "$name" >&2
+		lib_run_cleanups
+		echo "==> SUMMARY: FAIL — setup: $name unavailable — total $(awk -v ms="$(($(lib_now_ms) - START_MS))" 'BEGIN { printf "%.1f", ms / 1000 }')s"
+		exit 1
 	else
 		warn "$name is unavailable; its tests will be skipped"
 	fi

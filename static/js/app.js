@@ -15,6 +15,14 @@
     // app.css ships the .htmx-indicator rules instead. No eval (hx-on, js: values).
     window.htmx.config.includeIndicatorStyles = false;
     window.htmx.config.allowEval = false;
+    // Swap 422 answers too: they carry the form's error messages.
+    window.htmx.config.responseHandling = [
+      { code: '204', swap: false },
+      { code: '[23]..', swap: true },
+      { code: '422', swap: true },
+      { code: '[45]..', swap: false, error: true },
+      { code: '...', swap: false }
+    ];
   }
 
   doc.addEventListener('htmx:configRequest', function (e) {
