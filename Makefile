@@ -6,8 +6,11 @@ run:
 test:
 	./scripts/test.sh
 
+# Seeds 10,000 merchants, starts the app on loopback and measures it against
+# a bare SQLite baseline; prints a table and writes bench/results/latest.json.
+# BENCH_FLAGS=-duration=1s for a quick look; see `go run ./bench -h`.
 bench:
-	go test -run '^$$' -bench . -benchmem ./...
+	go run ./bench $(BENCH_FLAGS)
 
 build:
 	go build -o trostpflaster .

@@ -29,6 +29,8 @@ Commands:
   apikey create   create an API key for a company or merchant
   credit grant    book an invoice payment as company credit
   ledger verify   check every ledger invariant (exit 1 when one is broken)
+  merchant connect  create a merchant's Stripe account and print its onboarding link
+  backup          write a consistent copy of the SQLite database (--to FILE)
 
 Each command has --help. Configuration comes from the environment: ADDR,
 BASE_URL, DATABASE_URL, SECRET_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,
@@ -61,7 +63,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
-	if (cmd == "user" || cmd == "apikey" || cmd == "credit" || cmd == "ledger") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (cmd == "user" || cmd == "apikey" || cmd == "credit" || cmd == "ledger" || cmd == "merchant") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -258,6 +260,29 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "booked ledger transaction %d; %s credit is now %d cents\n", lt.ID, c.Slug, bal)
 		return nil
+	case "backup":
+		to := fs.String("to", "", "file to write the copy to; must not exist (required)")
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "Usage: trostpflaster backup --to FILE\n\nWrites a consistent copy of the SQLite database while the server runs\n(VACUUM INTO). Never overwrites a file. For PostgreSQL use pg_dump.")
+			fs.PrintDefaults()
+		}
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if *to == "" {
+			fs.Usage()
+			return errors.New("--to is required")
+		}
+		// No secret is needed to copy the file, and no migrations run.
+		cfg, err := LoadConfig(getenv, true)
+		if err != nil {
+			return err
+		}
+		if err := BackupSQLite(ctx, cfg, log, *to); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "backup written to %s\n", *to)
+		return nil
 	case "ledger verify":
 		fs.Usage = func() {
 			fmt.Fprintln(stderr, "Usage: trostpflaster ledger verify\n\nChecks every ledger invariant; prints ok and exits 0, or lists what is wrong and exits 1.")
@@ -282,6 +307,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			fmt.Fprintln(stdout, p.String())
 		}
 		return exitError{1}
+	}
+	if handled, err := runStripeCommand(ctx, cmd, args, fs, open, stdout, stderr, log); handled {
+		return err
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

@@ -29,8 +29,9 @@ type Config struct {
 	SMTPURL             string // SMTP_URL smtp://user:pass@host:port
 	MailFrom            string // MAIL_FROM
 	TrustedProxies      []string
-	Demo                bool // set by the demo command: creates a secret key under data/
-	BcryptCost          int  // BCRYPT_COST, default 12 (tests lower it)
+	MetricsToken        string // METRICS_TOKEN: bearer token for /metrics from non-loopback clients
+	Demo                bool   // set by the demo command: creates a secret key under data/
+	BcryptCost          int    // BCRYPT_COST, default 12 (tests lower it)
 }
 
 // IsSQLite reports whether the embedded database is used.
@@ -62,6 +63,7 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 		StripeAPIBase:       get("STRIPE_API_BASE", ""),
 		SMTPURL:             get("SMTP_URL", ""),
 		MailFrom:            get("MAIL_FROM", "Trostpflaster <hallo@trostpflaster.localhost>"),
+		MetricsToken:        get("METRICS_TOKEN", ""),
 		Demo:                demo,
 		BcryptCost:          12,
 	}

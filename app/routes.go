@@ -14,10 +14,13 @@ import (
 )
 
 // routes registers every route of the marketplace in one place.
-func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Config) {
+func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Config, o ops) {
 	app.Use("/static", filesystem.New(filesystem.Config{Root: httpFS(static.FS()), MaxAge: 3600}))
 	app.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.Redirect("/static/img/favicon.svg", fiber.StatusMovedPermanently) })
 	app.Get("/healthz", h.Healthz)
+	opsRoutes(app, o, cfg) // /readyz, /metrics: before sessions and CSRF
+	// POST /webhooks/stripe: signed raw body, no session or CSRF.
+	stripeWebhookRoutes(app, h)
 
 	// JSON API: API keys, no cookies, so no CSRF.
 	api := app.Group("/api/v1")
@@ -26,6 +29,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// Web pages: session, language and CSRF on every form.
 	web := app.Group("", h.LoadSession, csrf.New(csrf.Config{
 		KeyLookup:      "form:_csrf",
+		Next:           func(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }, // area API routes come after this group: keys, no cookies
 		Extractor:      csrfFromFormOrHeader,
 		CookieName:     "tp_csrf",
 		CookieSameSite: "Lax",
@@ -89,6 +93,8 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// Each area registers its routes in its own file (app/routes_<area>.go);
 	// add one line per area here, before the catch-alls below.
 	// (area routes)
+	giftsRoutes(app, web, api, h, storage, cfg)
+	stripeRoutes(app, web, api, h, storage, cfg)
 
 	api.Use(h.APINotFound)
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

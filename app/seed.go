@@ -114,6 +114,16 @@ func SeedDemo(ctx context.Context, store *models.Store, places *models.Places) (
 			return nil, err
 		}
 	}
+	// Demo agents send up to 25 € per gift and 200 € a month without asking.
+	for _, l := range demoLogins[2:4] {
+		u, err := store.UserByEmail(ctx, l.Email)
+		if err != nil {
+			return nil, err
+		}
+		if err := store.EnsureAgentLimit(ctx, company.ID, u.ID, 25_00, 200_00); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := store.GrantCredit(ctx, company.ID, 500_00, "seed:credit:beispiel-verlag", "demo credit", models.ActorSystem); err != nil && !errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, err
 	}

@@ -31,6 +31,8 @@ type App struct {
 	HTTP   *fiber.App
 	Log    *slog.Logger
 	Mailer Mailer
+	// Metrics is this App's Prometheus registry and instruments (/metrics).
+	Metrics *Metrics
 }
 
 // New opens the database, runs migrations and builds the HTTP app. It is
@@ -64,12 +66,16 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		SecureCookies: cfg.SecureCookies(),
 		DevMailbox:    cfg.SMTPURL == "" && (cfg.Demo || loopbackAddr(cfg.Addr)),
 		Demo:          cfg.Demo,
+		Payments:      paymentsOrNil(newStripePayments(cfg, log)),
+
+		StripeWebhookSecret: cfg.StripeWebhookSecret,
 	})
-	a.HTTP = newFiber(cfg, h, dbStorage{store}, log)
+	a.Metrics = newMetrics(store)
+	a.HTTP = newFiber(cfg, h, dbStorage{store}, log, ops{metrics: a.Metrics, db: db})
 	return a, nil
 }
 
-func newFiber(cfg Config, h *handlers.Handlers, storage fiber.Storage, log *slog.Logger) *fiber.App {
+func newFiber(cfg Config, h *handlers.Handlers, storage fiber.Storage, log *slog.Logger, o ops) *fiber.App {
 	fcfg := fiber.Config{
 		AppName:               "trostpflaster",
 		ErrorHandler:          h.ErrorHandler,
@@ -93,7 +99,8 @@ func newFiber(cfg Config, h *handlers.Handlers, storage fiber.Storage, log *slog
 	}}))
 	app.Use(accessLog(log))
 	app.Use(h.SecurityHeaders)
-	routes(app, h, storage, cfg)
+	app.Use(o.metrics.Middleware)
+	routes(app, h, storage, cfg, o)
 	return app
 }
 

@@ -48,6 +48,7 @@ func (a *App) DeliverMails(ctx context.Context) int {
 			cancel()
 			if err != nil {
 				a.Log.Warn("mail delivery failed", "mail_id", m.ID, "attempt", m.Attempts+1, "err", err)
+				a.Metrics.MailFailed()
 				if ferr := a.Store.MailFailed(ctx, m, err); ferr != nil {
 					a.Log.Error("recording mail failure", "err", ferr)
 				}

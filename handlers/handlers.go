@@ -19,6 +19,11 @@ type Options struct {
 	SecureCookies bool
 	DevMailbox    bool // show /dev/mail (no SMTP configured)
 	Demo          bool
+	// Payments is the Stripe adapter; nil when Stripe is not configured.
+	Payments Payments
+	// StripeWebhookSecret (whsec_…) verifies POST /webhooks/stripe; empty
+	// means the endpoint answers 503.
+	StripeWebhookSecret string
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.

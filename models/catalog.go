@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"encoding/base64"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -109,30 +108,10 @@ func (s *Store) SearchMerchants(ctx context.Context, places *Places, q CatalogQu
 			hits = append(hits, CatalogHit{Merchant: m})
 		}
 	} else {
-		var ms []Merchant
-		if err := db.Find(&ms).Error; err != nil {
+		var err error
+		if hits, err = s.nearestMerchants(ctx, db, *origin, offset, q.Limit+1); err != nil {
 			return nil, "", err
 		}
-		all := make([]CatalogHit, len(ms))
-		for i, m := range ms {
-			d := DistanceKm(origin.Lat, origin.Lng, m.Lat, m.Lng)
-			all[i] = CatalogHit{Merchant: m, DistanceKm: &d}
-		}
-		sort.SliceStable(all, func(i, j int) bool {
-			if *all[i].DistanceKm != *all[j].DistanceKm {
-				return *all[i].DistanceKm < *all[j].DistanceKm
-			}
-			return all[i].ID < all[j].ID
-		})
-		if offset < len(all) {
-			all = all[offset:]
-		} else {
-			all = nil
-		}
-		if len(all) > q.Limit+1 {
-			all = all[:q.Limit+1]
-		}
-		hits = all
 	}
 	next := ""
 	if len(hits) > q.Limit {

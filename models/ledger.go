@@ -258,5 +258,10 @@ func (s *Store) VerifyLedger(ctx context.Context) ([]LedgerProblem, error) {
 			out = append(out, LedgerProblem{"books_balanced", fmt.Sprintf("%s balances sum to %d", c.Currency, c.Total)})
 		}
 	}
+	gp, err := s.verifyGifts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, gp...)
 	return out, nil
 }

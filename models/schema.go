@@ -59,8 +59,12 @@ type Merchant struct {
 	// SQLite and PostgreSQL alike.
 	CityKey    string `gorm:"size:80;not null;default:'';index"`
 	SearchText string `gorm:"size:3000;not null;default:''"`
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Stripe Connect state (models/stripe.go).
+	MerchantStripe
+	// Offer, logo, capacity and review state (models/onboarding.go).
+	MerchantOnboarding
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // BeforeSave keeps the folded search columns in step with the visible ones.
@@ -237,5 +241,8 @@ func AllModels() []any {
 		&Region{}, &Merchant{}, &Company{}, &User{}, &Membership{}, &Session{},
 		&PasswordReset{}, &APIKey{}, &LedgerAccount{}, &LedgerTransaction{},
 		&LedgerEntry{}, &AuditLog{}, &Mail{}, &KV{},
+		&Gift{}, &GiftMerchant{}, &AgentLimit{},
+		&StripeEvent{},
+		&MerchantLogo{}, &MerchantInvite{},
 	}
 }

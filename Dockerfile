@@ -1,0 +1,36 @@
+# Trostpflaster container image (see docs/production.md).
+#
+#   docker build -t trostpflaster .
+#   docker run -d -p 8080:8080 -v trostpflaster-data:/data \
+#     -e SECRET_KEY=$(openssl rand -hex 32) -e BASE_URL=https://gutscheine.example.de \
+#     trostpflaster
+#
+# Build stage: cgo is needed for the embedded SQLite driver (mattn/go-sqlite3).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=1 go build -trimpath -ldflags="-s -w" -o /out/trostpflaster . \
+ && /out/trostpflaster --help >/dev/null
+
+# Run stage: glibc (for cgo), CA certificates (SMTP, Stripe), no shell tools
+# beyond the slim base, a fixed non-root user, data on a volume.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 trostpflaster \
+ && useradd --system --uid 10001 --gid trostpflaster --home-dir /data --shell /usr/sbin/nologin trostpflaster \
+ && install -d -o trostpflaster -g trostpflaster -m 0700 /data
+COPY --from=build /out/trostpflaster /usr/local/bin/trostpflaster
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+ENV ADDR=0.0.0.0:8080 \
+    DATABASE_URL=sqlite:/data/trostpflaster.db
+EXPOSE 8080
+# docker stop sends SIGTERM: in-flight requests finish, the worker stops.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/trostpflaster"]
+CMD ["serve"]

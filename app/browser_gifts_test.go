@@ -1,0 +1,101 @@
+package app_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"trostpflaster/app"
+	"trostpflaster/app/apptest"
+)
+
+// TestBrowserGiftApproval: the demo agent sends a gift within the limit,
+// a second one above it waits; the admin approves; the mail arrives.
+func TestBrowserGiftApproval(t *testing.T) {
+	sink, smtpURL := startSMTP(t)
+	env := apptest.BaseEnv(t, "sqlite")
+	env["SMTP_URL"] = smtpURL
+	a := apptest.NewApp(t, env)
+	if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
+		t.Fatal(err)
+	}
+	cafe, err := a.Store.MerchantBySlug(t.Context(), "cafe-rheinblick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := apptest.Serve(t, a)
+	ctx, dir := browser(t, 390, 844)
+
+	sendGift := func(email, amount string) chromedp.Tasks {
+		return chromedp.Tasks{
+			chromedp.Navigate(base + "/gifts/new"),
+			chromedp.WaitVisible("#gift-form", chromedp.ByQuery),
+			chromedp.SendKeys("#f-recipient_name", "Kim Kundin", chromedp.ByQuery),
+			chromedp.SendKeys("#f-recipient_email", email, chromedp.ByQuery),
+			chromedp.SendKeys("#f-amount", amount, chromedp.ByQuery),
+			chromedp.SetValue("#f-merchant_id", fmt.Sprint(cafe.ID), chromedp.ByQuery),
+			chromedp.SendKeys("#f-message", "Es tut uns leid!", chromedp.ByQuery),
+			chromedp.Click("#gift-submit", chromedp.ByQuery),
+			chromedp.WaitVisible("#gift-status", chromedp.ByQuery),
+		}
+	}
+	var status1, status2, pendingPath, afterApprove string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys("#f-email", "agent1@beispiel-verlag.example", chromedp.ByQuery),
+		chromedp.SendKeys("#f-password", "demo-agent-2026", chromedp.ByQuery),
+		chromedp.Submit("#f-password", chromedp.ByQuery),
+		chromedp.WaitVisible("#credit", chromedp.ByQuery),
+		sendGift("kim@example.com", "20,00"),
+		chromedp.WaitVisible("#claim-qr", chromedp.ByQuery),
+		chromedp.Text("#gift-status", &status1, chromedp.ByQuery),
+		screenshot(filepath.Join(dir, "gifts-sent.png")),
+		sendGift("lea@example.com", "30"),
+		chromedp.Text("#gift-status", &status2, chromedp.ByQuery),
+		chromedp.Evaluate(`location.pathname`, &pendingPath),
+		screenshot(filepath.Join(dir, "gifts-pending.png")),
+		network.ClearBrowserCookies(),
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys("#f-email", "chefin@beispiel-verlag.example", chromedp.ByQuery),
+		chromedp.SendKeys("#f-password", "demo-chefin-2026", chromedp.ByQuery),
+		chromedp.Submit("#f-password", chromedp.ByQuery),
+		chromedp.WaitVisible("#credit", chromedp.ByQuery),
+		chromedp.Navigate(base+"/gifts/approvals"),
+		chromedp.WaitVisible("main h1", chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	id := strings.TrimPrefix(pendingPath, "/gifts/")
+	err = chromedp.Run(ctx,
+		chromedp.WaitVisible("#approval-"+id, chromedp.ByQuery),
+		screenshot(filepath.Join(dir, "gifts-approvals.png")),
+		chromedp.Click("#approval-"+id+" button.approve", chromedp.ByQuery),
+		chromedp.WaitVisible("#no-approvals", chromedp.ByQuery),
+		chromedp.Navigate(base+pendingPath),
+		chromedp.WaitVisible("#gift-status", chromedp.ByQuery),
+		chromedp.Text("#gift-status", &afterApprove, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if status1 != "Gesendet" || status2 != "Wartet auf Freigabe" || afterApprove != "Gesendet" {
+		t.Fatalf("statuses %q %q %q", status1, status2, afterApprove)
+	}
+	if n := a.DeliverMails(t.Context()); n != 2 {
+		t.Fatalf("delivered %d mails", n)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	got := map[string]bool{}
+	for _, m := range sink.msgs {
+		got[m.To[0]] = strings.Contains(m.Body, "/c/")
+	}
+	if !got["kim@example.com"] || !got["lea@example.com"] {
+		t.Fatalf("mails: %v", got)
+	}
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Scenario is one measured workload.
+type Scenario struct {
+	Name        string
+	Description string
+	// Baseline names an earlier scenario whose throughput this one is
+	// divided by ("" for none).
+	Baseline string
+	// Conns caps the connections (0: the -conns flag).
+	Conns  int
+	Target Target
+	// Request builds the next request against base; rng is the worker's own.
+	Request func(base string, rng *rand.Rand) (*http.Request, error)
+	// OK tells a good answer; default: status 200.
+	OK func(status int) bool
+}
+
+// Target is what the issue asks of a scenario; zero fields are not checked.
+type Target struct {
+	MaxP99Ms float64 `json:"max_p99_ms,omitempty"`
+	MinRatio float64 `json:"min_ratio,omitempty"`
+}
+
+// scenarios lists the workloads in run order; the baseline comes first. The
+// claim page, redemption and bulk-send scenarios of issue 7 are added here
+// once those features exist.
+func scenarios(fx *Fixtures) []Scenario {
+	word := func(rng *rand.Rand) string { return fx.Words[rng.IntN(len(fx.Words))] }
+	postcode := func(rng *rand.Rand) string { return fx.Postcodes[rng.IntN(len(fx.Postcodes))] }
+	catalog := func(q func(*rand.Rand) url.Values) func(string, *rand.Rand) (*http.Request, error) {
+		return func(base string, rng *rand.Rand) (*http.Request, error) {
+			return http.NewRequest(http.MethodGet, base+"/api/v1/merchants?"+q(rng).Encode(), nil)
+		}
+	}
+	catalogTarget := Target{MaxP99Ms: 20}
+	return []Scenario{
+		{
+			Name:        "baseline",
+			Description: "bare Fiber handler, one SQLite row by primary key",
+			Request: func(base string, rng *rand.Rand) (*http.Request, error) {
+				return http.NewRequest(http.MethodGet, fmt.Sprintf("%s/merchant/%d", base, 1+rng.IntN(fx.MaxMerchantID)), nil)
+			},
+		},
+		{
+			Name:        "catalog_text",
+			Description: "GET /api/v1/merchants?q=WORD",
+			Baseline:    "baseline",
+			Target:      catalogTarget,
+			Request:     catalog(func(rng *rand.Rand) url.Values { return url.Values{"q": {word(rng)}} }),
+		},
+		{
+			Name:        "catalog_near",
+			Description: "GET /api/v1/merchants?near=PLZ",
+			Baseline:    "baseline",
+			Target:      catalogTarget,
+			Request:     catalog(func(rng *rand.Rand) url.Values { return url.Values{"near": {postcode(rng)}} }),
+		},
+		{
+			Name:        "catalog_text_near",
+			Description: "GET /api/v1/merchants?q=WORD&near=PLZ",
+			Baseline:    "baseline",
+			Target:      catalogTarget,
+			Request: catalog(func(rng *rand.Rand) url.Values {
+				return url.Values{"q": {word(rng)}, "near": {postcode(rng)}}
+			}),
+		},
+	}
+}
+
+// Result is one scenario's figures.
+type Result struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Conns       int      `json:"conns"`
+	Requests    int      `json:"requests"`
+	Errors      int      `json:"errors"`
+	FirstError  string   `json:"first_error,omitempty"`
+	Throughput  float64  `json:"throughput_rps"`
+	P50Ms       float64  `json:"p50_ms"`
+	P99Ms       float64  `json:"p99_ms"`
+	MaxMs       float64  `json:"max_ms"`
+	Baseline    string   `json:"baseline,omitempty"`
+	Ratio       float64  `json:"ratio,omitempty"`
+	Target      Target   `json:"target"`
+	Pass        *bool    `json:"pass,omitempty"` // nil when the scenario has no target
+	Failures    []string `json:"failures,omitempty"`
+	PeakRSSMB   float64  `json:"peak_rss_mb_so_far"`
+}
+
+func (r *Result) judge(t Target) {
+	r.Target = t
+	if t == (Target{}) {
+		return
+	}
+	if t.MaxP99Ms > 0 && r.P99Ms > t.MaxP99Ms {
+		r.Failures = append(r.Failures, fmt.Sprintf("p99 %.1f ms > %.0f ms", r.P99Ms, t.MaxP99Ms))
+	}
+	if t.MinRatio > 0 && r.Ratio < t.MinRatio {
+		r.Failures = append(r.Failures, fmt.Sprintf("ratio %.2f < %.2f", r.Ratio, t.MinRatio))
+	}
+	if r.Errors > 0 {
+		r.Failures = append(r.Failures, fmt.Sprintf("%d errors", r.Errors))
+	}
+	pass := len(r.Failures) == 0
+	r.Pass = &pass
+}
+
+// Summary is the JSON written after a run.
+type Summary struct {
+	Commit      string    `json:"commit"`
+	Date        string    `json:"date"`
+	GoVersion   string    `json:"go_version"`
+	CPUs        int       `json:"cpus"`
+	Duration    string    `json:"duration_per_scenario"`
+	Merchants   int       `json:"merchants"`
+	Scenarios   []*Result `json:"scenarios"`
+	PeakRSSMB   float64   `json:"peak_rss_mb"`
+	RSSTargetMB float64   `json:"rss_target_mb"`
+	RSSPass     bool      `json:"rss_pass"`
+}
+
+// load runs sc with conns closed-loop workers: a warm-up, then exactly
+// measure of recorded load; each worker owns one keep-alive connection.
+func load(ctx context.Context, base string, sc Scenario, conns int, warmup, measure time.Duration) (*Result, error) {
+	ok := sc.OK
+	if ok == nil {
+		ok = func(s int) bool { return s == http.StatusOK }
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	stopAt := measureFrom.Add(measure)
+	lctx, cancel := context.WithDeadline(ctx, stopAt.Add(15*time.Second)) // hard bound
+	defer cancel()
+
+	type workerOut struct {
+		lat      []time.Duration
+		errors   int
+		firstErr string
+	}
+	outs := make([]workerOut, conns)
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			out := &outs[w]
+			out.lat = make([]time.Duration, 0, 4096)
+			for {
+				now := time.Now()
+				if !now.Before(stopAt) || lctx.Err() != nil {
+					return
+				}
+				req, err := sc.Request(base, rng)
+				if err != nil {
+					out.errors++
+					out.firstErr = err.Error()
+					return
+				}
+				req = req.WithContext(lctx)
+				t0 := time.Now()
+				res, err := client.Do(req)
+				status := 0
+				if err == nil {
+					_, err = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					status = res.StatusCode
+				}
+				d := time.Since(t0)
+				if t0.Before(measureFrom) {
+					continue
+				}
+				if err != nil || !ok(status) {
+					out.errors++
+					if out.firstErr == "" {
+						if err != nil {
+							out.firstErr = err.Error()
+						} else {
+							out.firstErr = fmt.Sprintf("status %d for %s", status, req.URL.RequestURI())
+						}
+					}
+					continue
+				}
+				out.lat = append(out.lat, d)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(measureFrom)
+	if elapsed > measure {
+		elapsed = measure // requests started after stopAt are not sent
+	}
+	r := &Result{Name: sc.Name, Description: sc.Description, Conns: conns}
+	var all []time.Duration
+	for _, o := range outs {
+		all = append(all, o.lat...)
+		r.Errors += o.errors
+		if r.FirstError == "" {
+			r.FirstError = o.firstErr
+		}
+	}
+	r.Requests = len(all) + r.Errors
+	if len(all) == 0 {
+		return r, fmt.Errorf("no successful request (first error: %s)", r.FirstError)
+	}
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		i := int(p * float64(len(all)-1))
+		return float64(all[i].Microseconds()) / 1000
+	}
+	r.Throughput = float64(len(all)) / elapsed.Seconds()
+	r.P50Ms, r.P99Ms, r.MaxMs = pct(0.50), pct(0.99), pct(1)
+	return r, nil
+}
+
+func printTable(w io.Writer, s Summary) {
+	fmt.Fprintf(w, "\nTrostpflaster bench — commit %s, %s, %d CPUs, %d merchants, %s per scenario\n\n",
+		short(s.Commit), s.GoVersion, s.CPUs, s.Merchants, s.Duration)
+	fmt.Fprintf(w, "%-18s %5s %8s %6s %9s %8s %8s %8s %7s  %-12s %s\n",
+		"scenario", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "ratio", "target", "result")
+	fmt.Fprintln(w, strings.Repeat("-", 112))
+	for _, r := range s.Scenarios {
+		ratio, target, result := "", "", ""
+		if r.Baseline != "" {
+			ratio = fmt.Sprintf("%.3f", r.Ratio)
+		}
+		var t []string
+		if r.Target.MaxP99Ms > 0 {
+			t = append(t, fmt.Sprintf("p99≤%.0fms", r.Target.MaxP99Ms))
+		}
+		if r.Target.MinRatio > 0 {
+			t = append(t, fmt.Sprintf("ratio≥%.2f", r.Target.MinRatio))
+		}
+		target = strings.Join(t, ",")
+		if r.Pass != nil {
+			result = "PASS"
+			if !*r.Pass {
+				result = "FAIL: " + strings.Join(r.Failures, "; ")
+			}
+		}
+		fmt.Fprintf(w, "%-18s %5d %8d %6d %9.0f %8.2f %8.2f %8.2f %7s  %-12s %s\n",
+			r.Name, r.Conns, r.Requests, r.Errors, r.Throughput, r.P50Ms, r.P99Ms, r.MaxMs, ratio, target, result)
+	}
+	rss := "PASS"
+	if !s.RSSPass {
+		rss = "FAIL"
+	}
+	fmt.Fprintf(w, "\nserver peak RSS (VmHWM): %.1f MB (target < %.0f MB): %s\n", s.PeakRSSMB, s.RSSTargetMB, rss)
+	fmt.Fprintln(w, "load generator and server share this machine's CPUs; ratios compare runs on the same machine only.")
+}
+
+func short(c string) string {
+	if len(c) >= 40 {
+		return c[:12] + c[40:] // keeps a "+dirty" suffix
+	}
+	if c == "" {
+		return "unknown"
+	}
+	return c
+}

@@ -1,0 +1,418 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"trostpflaster/models"
+)
+
+const localCompany = "gifts.company"
+
+// companyMembership is the user's company membership (a user belongs to at
+// most one organisation per kind; the first company wins).
+func companyMembership(c *fiber.Ctx) *models.Membership {
+	ms, _ := c.Locals(localMemberships).([]models.Membership)
+	for i := range ms {
+		if ms[i].CompanyID != nil {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+// RequireCompanyMember lets only members of a company through (others: 404).
+func (h *Handlers) RequireCompanyMember(c *fiber.Ctx) error {
+	m := companyMembership(c)
+	if m == nil {
+		return models.ErrNotFound
+	}
+	c.Locals(localCompany, m)
+	return c.Next()
+}
+
+// RequireCompanyAdmin lets only company admins through (others: 404).
+func (h *Handlers) RequireCompanyAdmin(c *fiber.Ctx) error {
+	m := companyMembership(c)
+	if m == nil || m.Role != models.RoleCompanyAdmin {
+		return models.ErrNotFound
+	}
+	c.Locals(localCompany, m)
+	return c.Next()
+}
+
+func memberOf(c *fiber.Ctx) *models.Membership {
+	m, _ := c.Locals(localCompany).(*models.Membership)
+	return m
+}
+
+func webSender(c *fiber.Ctx) models.GiftSender {
+	m := memberOf(c)
+	u := currentUser(c)
+	return models.GiftSender{CompanyID: *m.CompanyID, UserID: &u.ID}
+}
+
+// parseCents reads an amount typed as euros ("12", "12,50", "12.50 €").
+func parseCents(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(strings.TrimSuffix(s, "€"), "€")
+	s = strings.ReplaceAll(strings.ReplaceAll(s, " ", ""), "\u00a0", "")
+	// "1.000,50" and "1,000.50": the first of two different separators groups thousands.
+	if i, j := strings.IndexByte(s, '.'), strings.IndexByte(s, ','); i >= 0 && j >= 0 {
+		s = strings.ReplaceAll(s, string(s[min(i, j)]), "")
+	}
+	if s == "" || len(s) > 12 {
+		return 0, false
+	}
+	s = strings.Replace(s, ",", ".", 1)
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	if whole == "" {
+		whole = "0"
+	}
+	if hasFrac && (len(frac) == 0 || len(frac) > 2) {
+		return 0, false
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	w, err1 := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || w < 0 || f < 0 || strings.ContainsAny(whole+frac, "+-") {
+		return 0, false
+	}
+	return w*100 + f, true
+}
+
+type giftFormPage struct {
+	Page
+	Merchants []models.CatalogHit
+	Reasons   []string
+	Selected  map[uint]bool
+	Recent    []models.Gift
+	Checked   bool // the recent-gift check ran
+}
+
+var giftFormFields = []string{"recipient_name", "recipient_email", "share_link", "amount", "mode", "merchant_id", "near",
+	"message", "reference", "reason_code", "lang", "idem"}
+
+func (h *Handlers) giftForm(c *fiber.Ctx, status int, form map[string]string, selected map[uint]bool, err error) error {
+	p := giftFormPage{Page: h.withForm(h.page(c, "gifts.new.title"), form, err), Reasons: models.GiftReasons, Selected: selected}
+	m := memberOf(c)
+	company, cerr := h.store.CompanyByID(c.UserContext(), *m.CompanyID)
+	if cerr != nil {
+		return cerr
+	}
+	hits, _, serr := h.store.SearchMerchants(c.UserContext(), h.places, models.CatalogQuery{Region: company.Region.Slug, Limit: models.CatalogMaxLimit})
+	if serr != nil {
+		return serr
+	}
+	p.Merchants = hits
+	if errors.Is(err, models.ErrInsufficientBalance) {
+		p.Flash, p.FlashKind = h.r.T(p.Lang, "gifts.insufficient"), "error"
+	}
+	return h.render(c, status, "gifts_new", p)
+}
+
+// GiftNew shows the send form; a fresh idempotency key makes a double
+// submit send one gift.
+func (h *Handlers) GiftNew(c *fiber.Ctx) error {
+	form := map[string]string{"mode": "one", "lang": langOf(c), "idem": "web-" + randomKey()}
+	return h.giftForm(c, fiber.StatusOK, form, nil, nil)
+}
+
+func randomKey() string { return models.NewRandomKey() }
+
+// GiftCreate sends a gift from the web form.
+func (h *Handlers) GiftCreate(c *fiber.Ctx) error {
+	form := formValues(c, giftFormFields...)
+	selected := map[uint]bool{}
+	in := models.GiftInput{RecipientName: form["recipient_name"], RecipientEmail: form["recipient_email"],
+		Message: form["message"], Reference: form["reference"], ReasonCode: form["reason_code"],
+		Lang: form["lang"], IdempotencyKey: form["idem"], Notify: models.NotifyEmail}
+	if form["share_link"] != "" {
+		in.Notify = models.NotifyNone
+	}
+	v := models.ValidationErrors{}
+	cents, ok := parseCents(form["amount"])
+	if !ok {
+		v.Add("amount", models.MsgInvalid)
+	}
+	in.AmountCents = cents
+	switch form["mode"] {
+	case "near":
+		in.Near = form["near"]
+		if strings.TrimSpace(in.Near) == "" {
+			v.Add("near", models.MsgRequired)
+		}
+	case "choice":
+		args := c.Request().PostArgs()
+		for _, raw := range args.PeekMulti("merchant_ids") {
+			id, err := strconv.ParseUint(string(raw), 10, 32)
+			if err != nil {
+				v.Add("merchant_ids", models.MsgGiftMerchant)
+				continue
+			}
+			selected[uint(id)] = true
+			in.MerchantIDs = append(in.MerchantIDs, uint(id))
+		}
+		if len(in.MerchantIDs) < 2 || len(in.MerchantIDs) > models.GiftMaxMerchants {
+			v.Add("merchant_ids", models.MsgGiftMerchantCount)
+		}
+	default:
+		form["mode"] = "one"
+		id, err := strconv.ParseUint(form["merchant_id"], 10, 32)
+		if err != nil || id == 0 {
+			v.Add("merchant_id", models.MsgRequired)
+		} else {
+			in.MerchantIDs = []uint{uint(id)}
+		}
+	}
+	if err := v.Err(); err != nil {
+		return h.giftForm(c, fiber.StatusUnprocessableEntity, form, selected, err)
+	}
+	g, _, err := h.store.SendGift(c.UserContext(), h.places, webSender(c), in, h.composeGiftMail)
+	var ve models.ValidationErrors
+	switch {
+	case errors.As(err, &ve):
+		// The form names the amount and single partner differently from the model.
+		if msg, ok := ve["amount_cents"]; ok {
+			ve["amount"] = msg
+		}
+		if msg, ok := ve["merchant_ids"]; ok && form["mode"] == "one" {
+			ve["merchant_id"] = msg
+		}
+		return h.giftForm(c, fiber.StatusUnprocessableEntity, form, selected, ve)
+	case errors.Is(err, models.ErrInsufficientBalance):
+		return h.giftForm(c, fiber.StatusPaymentRequired, form, selected, err)
+	case errors.Is(err, models.ErrConflict):
+		form["idem"] = "web-" + randomKey()
+		return h.giftForm(c, fiber.StatusConflict, form, selected, err)
+	case err != nil:
+		return err
+	}
+	if g.Status == models.GiftPendingApproval {
+		h.flash(c, "success", "gifts_pending")
+	} else {
+		h.flash(c, "success", "gifts_sent")
+	}
+	return seeOther(c, "/gifts/"+g.PublicID)
+}
+
+type giftShowPage struct {
+	Page
+	Gift      *models.Gift
+	ClaimURL  string
+	QR        template.URL // data: URI of a PNG made here (trusted)
+	CanCancel bool
+	IsAdmin   bool
+}
+
+// GiftShow shows one of the company's gifts with its link and QR code.
+func (h *Handlers) GiftShow(c *fiber.Ctx) error {
+	m := memberOf(c)
+	g, err := h.store.GiftByPublicID(c.UserContext(), *m.CompanyID, strings.Clone(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	p := giftShowPage{Page: h.page(c, "gifts.show.title"), Gift: g, IsAdmin: m.Role == models.RoleCompanyAdmin}
+	u := currentUser(c)
+	p.CanCancel = g.Cancellable() && (p.IsAdmin || (g.SenderUserID != nil && *g.SenderUserID == u.ID))
+	if g.Status != models.GiftPendingApproval && g.Status != models.GiftCancelled {
+		p.ClaimURL = h.claimURL(g)
+		png, err := qrcode.Encode(p.ClaimURL, qrcode.Medium, 320)
+		if err != nil {
+			return err
+		}
+		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return h.render(c, fiber.StatusOK, "gifts_show", p)
+}
+
+// GiftCancel takes a gift back from the web (the agent who sent it or an admin).
+func (h *Handlers) GiftCancel(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	if _, err := h.store.CancelGift(c.UserContext(), webSender(c), id); err != nil {
+		return err
+	}
+	h.flash(c, "success", "gifts_cancelled")
+	return seeOther(c, "/gifts/"+id)
+}
+
+type giftListPage struct {
+	Page
+	Gifts    []models.Gift
+	Statuses []string
+	NextLink string
+	Balance  *models.CompanyBalance
+	IsAdmin  bool
+	Pending  int
+}
+
+// GiftList lists the company's gifts (any agent's), newest first.
+func (h *Handlers) GiftList(c *fiber.Ctx) error {
+	m := memberOf(c)
+	p := giftListPage{Page: h.page(c, "gifts.list.title"), Statuses: models.GiftStatuses, IsAdmin: m.Role == models.RoleCompanyAdmin}
+	q := models.GiftQuery{Status: strings.Clone(c.Query("status")), Reference: strings.Clone(c.Query("reference")), Cursor: strings.Clone(c.Query("cursor"))}
+	p.Form = map[string]string{"status": q.Status, "reference": q.Reference}
+	gs, next, err := h.store.Gifts(c.UserContext(), *m.CompanyID, q)
+	if err != nil {
+		return err
+	}
+	p.Gifts = gs
+	if next != "" {
+		args := c.Request().URI().QueryArgs()
+		args.Set("cursor", next)
+		p.NextLink = "/gifts?" + string(args.QueryString())
+	}
+	if p.Balance, err = h.store.CompanyBalance(c.UserContext(), *m.CompanyID); err != nil {
+		return err
+	}
+	if p.IsAdmin {
+		pending, _, err := h.store.Gifts(c.UserContext(), *m.CompanyID, models.GiftQuery{Status: models.GiftPendingApproval, Limit: models.GiftListMax})
+		if err != nil {
+			return err
+		}
+		p.Pending = len(pending)
+	}
+	return h.render(c, fiber.StatusOK, "gifts_list", p)
+}
+
+// GiftRecent shows whether the customer already received a gesture from the
+// company recently (by hashed e-mail, any agent); the form loads it with htmx.
+func (h *Handlers) GiftRecent(c *fiber.Ctx) error {
+	m := memberOf(c)
+	p := giftFormPage{Page: h.page(c, "gifts.new.title"), Checked: true}
+	email := strings.Clone(c.Query("recipient_email"))
+	if len(email) <= 254 {
+		gs, err := h.store.RecentGiftsTo(c.UserContext(), *m.CompanyID, email)
+		if err != nil {
+			return err
+		}
+		p.Recent = gs
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return h.render(c, fiber.StatusOK, "gifts_recent", p)
+}
+
+type giftApprovalsPage struct {
+	Page
+	Gifts []models.Gift
+}
+
+// GiftApprovals lists the gifts waiting for the admin's approval.
+func (h *Handlers) GiftApprovals(c *fiber.Ctx) error {
+	m := memberOf(c)
+	gs, _, err := h.store.Gifts(c.UserContext(), *m.CompanyID, models.GiftQuery{Status: models.GiftPendingApproval, Limit: models.GiftListMax})
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "gifts_approvals", giftApprovalsPage{Page: h.page(c, "gifts.approvals.title"), Gifts: gs})
+}
+
+// GiftApprove sends a waiting gift (admins only).
+func (h *Handlers) GiftApprove(c *fiber.Ctx) error {
+	m := memberOf(c)
+	_, err := h.store.ApproveGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")), h.composeGiftMail)
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "gifts_approved")
+	return seeOther(c, "/gifts/approvals")
+}
+
+// GiftDecline turns a waiting gift down with a note for the agent.
+func (h *Handlers) GiftDecline(c *fiber.Ctx) error {
+	m := memberOf(c)
+	_, err := h.store.DeclineGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")))
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "gifts_declined")
+	return seeOther(c, "/gifts/approvals")
+}
+
+type agentLimitsPage struct {
+	Page
+	Rows []models.AgentLimitRow
+}
+
+// AgentLimits shows every member's limits and this month's use.
+func (h *Handlers) AgentLimits(c *fiber.Ctx) error {
+	return h.agentLimitsPage(c, fiber.StatusOK, nil, nil)
+}
+
+func (h *Handlers) agentLimitsPage(c *fiber.Ctx, status int, form map[string]string, err error) error {
+	m := memberOf(c)
+	rows, lerr := h.store.AgentLimits(c.UserContext(), *m.CompanyID)
+	if lerr != nil {
+		return lerr
+	}
+	p := agentLimitsPage{Page: h.withForm(h.page(c, "gifts.limits.title"), form, err), Rows: rows}
+	return h.render(c, status, "gifts_limits", p)
+}
+
+// AgentLimitSave sets one agent's limits; empty fields mean no limit.
+func (h *Handlers) AgentLimitSave(c *fiber.Ctx) error {
+	m := memberOf(c)
+	uid, err := strconv.ParseUint(c.Params("user"), 10, 32)
+	if err != nil {
+		return models.ErrNotFound
+	}
+	form := formValues(c, "max_per_gift", "monthly_budget")
+	v := models.ValidationErrors{}
+	parse := func(field string) *int64 {
+		s := strings.TrimSpace(form[field])
+		if s == "" {
+			return nil
+		}
+		n, ok := parseCents(s)
+		if !ok {
+			v.Add(field, models.MsgInvalid)
+			return nil
+		}
+		return &n
+	}
+	maxPer, monthly := parse("max_per_gift"), parse("monthly_budget")
+	if err := v.Err(); err != nil {
+		return h.agentLimitsPage(c, fiber.StatusUnprocessableEntity, form, err)
+	}
+	err = h.store.SetAgentLimit(c.UserContext(), *m.CompanyID, currentUser(c).ID, uint(uid), maxPer, monthly)
+	var ve models.ValidationErrors
+	if errors.As(err, &ve) {
+		return h.agentLimitsPage(c, fiber.StatusUnprocessableEntity, form, err)
+	}
+	if err != nil {
+		return err
+	}
+	h.flash(c, "success", "gifts_limits_saved")
+	return seeOther(c, "/company/limits")
+}
+
+type giftClaimPage struct {
+	Page
+	Gift      *models.Gift
+	Merchants []models.Merchant
+}
+
+// GiftClaimPage is the recipient's view of a gift link: from whom, the
+// message, the amount and the partner(s). The token is a secret: the page is
+// not cached, not indexed and sends no referrer to other sites. (The claim
+// itself — choosing a partner, the voucher code — comes with redemption.)
+func (h *Handlers) GiftClaimPage(c *fiber.Ctx) error {
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Robots-Tag", "noindex, nofollow")
+	g, err := h.store.GiftByClaimToken(c.UserContext(), strings.Clone(c.Params("token")))
+	if err != nil {
+		return err
+	}
+	p := giftClaimPage{Page: h.page(c, "gifts.claim.title"), Gift: g, Merchants: g.OfferedMerchants()}
+	return h.render(c, fiber.StatusOK, "gifts_claim", p)
+}

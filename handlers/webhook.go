@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"trostpflaster/models"
+)
+
+// stripeEventHandler applies one verified, stored event. It must be
+// idempotent and order-tolerant: a crash between applying and recording the
+// outcome means the event is applied again on redelivery. It returns a
+// short result (models.StripeResult…) for the stored event; an error leaves
+// the event unprocessed, answered 500 so Stripe redelivers it.
+type stripeEventHandler func(ctx context.Context, ev *stripe.Event) (string, error)
+
+// stripeEventHandlers maps event types to their handlers. Each area adds its
+// types here (one line each) and keeps the handler in its own file; types
+// not listed are stored, logged and answered 200.
+func (h *Handlers) stripeEventHandlers() map[string]stripeEventHandler {
+	return map[string]stripeEventHandler{
+		"account.updated": h.onStripeAccountUpdated,
+	}
+}
+
+// StripeWebhook receives Stripe's events. The signature is checked on the
+// raw body (with the default five-minute tolerance), each event is stored
+// once by id and then dispatched by type. Duplicates are answered 200
+// without being applied again; an event rendered with another API version
+// than stripe-go's is stored, flagged and answered 422 so Stripe keeps
+// retrying it until an operator updates the endpoint.
+func (h *Handlers) StripeWebhook(c *fiber.Ctx) error {
+	if h.opt.StripeWebhookSecret == "" {
+		return webhookProblem(c, fiber.StatusServiceUnavailable, "webhooks_not_configured", "STRIPE_WEBHOOK_SECRET is not set.")
+	}
+	body := append([]byte(nil), c.Body()...)
+	sig := string(append([]byte(nil), c.Request().Header.Peek("Stripe-Signature")...))
+	ev, err := webhook.ConstructEventWithOptions(body, sig, h.opt.StripeWebhookSecret,
+		webhook.ConstructEventOptions{Tolerance: webhook.DefaultTolerance, IgnoreAPIVersionMismatch: true})
+	switch {
+	case errors.Is(err, webhook.ErrTooOld):
+		h.log.Warn("stripe webhook: stale timestamp")
+		return webhookProblem(c, fiber.StatusBadRequest, "stale_timestamp", "The signature timestamp is outside the tolerance.")
+	case errors.Is(err, webhook.ErrNotSigned), errors.Is(err, webhook.ErrInvalidHeader), errors.Is(err, webhook.ErrNoValidSignature):
+		h.log.Warn("stripe webhook: bad signature", "err", err)
+		return webhookProblem(c, fiber.StatusBadRequest, "invalid_signature", "The Stripe-Signature header does not match the body.")
+	case err != nil:
+		h.log.Warn("stripe webhook: unreadable body", "err", err)
+		return webhookProblem(c, fiber.StatusBadRequest, "invalid_payload", "The body is not a Stripe event.")
+	}
+	if ev.ID == "" || ev.Type == "" || ev.Data == nil || len(ev.Data.Raw) == 0 {
+		return webhookProblem(c, fiber.StatusBadRequest, "invalid_payload", "The event lacks id, type or data.")
+	}
+	ctx := c.UserContext()
+	row, done, err := h.store.ClaimStripeEvent(ctx, models.StripeEvent{
+		EventID: ev.ID, Type: string(ev.Type), APIVersion: ev.APIVersion, Account: ev.Account,
+		Created: time.Unix(ev.Created, 0).UTC(), Payload: string(body),
+	})
+	switch {
+	case errors.Is(err, models.ErrEventBusy):
+		c.Set(fiber.HeaderRetryAfter, "60")
+		return webhookProblem(c, fiber.StatusConflict, "event_in_progress", "This event is being processed; retry later.")
+	case err != nil:
+		return err
+	case done:
+		return c.JSON(fiber.Map{"received": true, "duplicate": true})
+	}
+	log := h.log.With("event", ev.ID, "type", ev.Type)
+	if ev.APIVersion != stripe.APIVersion {
+		log.Error("stripe webhook: API version mismatch; event stored and flagged", "event_api_version", ev.APIVersion, "expected", stripe.APIVersion)
+		perr := fmt.Errorf("event api_version %q, stripe-go expects %q", ev.APIVersion, stripe.APIVersion)
+		if err := h.store.FinishStripeEvent(ctx, row.ID, models.StripeResultAPIVersionError, perr, true); err != nil {
+			return err
+		}
+		return webhookProblem(c, fiber.StatusUnprocessableEntity, "api_version_mismatch",
+			"The event's API version differs from the version this app is built for; it is stored for the operator.")
+	}
+	fn, ok := h.stripeEventHandlers()[string(ev.Type)]
+	if !ok {
+		log.Info("stripe webhook: unhandled event type stored")
+		if err := h.store.FinishStripeEvent(ctx, row.ID, models.StripeResultUnhandledType, nil, false); err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"received": true, "result": models.StripeResultUnhandledType})
+	}
+	result, perr := fn(ctx, &ev)
+	if perr != nil {
+		log.Error("stripe webhook: processing failed; Stripe will redeliver", "err", perr, "attempt", row.Attempts)
+		if err := h.store.FinishStripeEvent(ctx, row.ID, "failed", perr, false); err != nil {
+			return err
+		}
+		return webhookProblem(c, fiber.StatusInternalServerError, "processing_failed", "The event is stored and will be retried.")
+	}
+	if err := h.store.FinishStripeEvent(ctx, row.ID, result, nil, false); err != nil {
+		return err
+	}
+	log.Info("stripe webhook: processed", "result", result)
+	return c.JSON(fiber.Map{"received": true, "result": result})
+}
+
+func webhookProblem(c *fiber.Ctx, status int, code, detail string) error {
+	return problem(c, Problem{Type: "about:blank", Title: statusText(status), Status: status, Code: code, Detail: detail})
+}
+
+// onStripeAccountUpdated mirrors a connected account's flags and open
+// requirements onto its merchant. Accounts no merchant owns are ignored
+// (200), as are events older than the state already applied.
+func (h *Handlers) onStripeAccountUpdated(ctx context.Context, ev *stripe.Event) (string, error) {
+	var a stripe.Account
+	if err := json.Unmarshal(ev.Data.Raw, &a); err != nil {
+		return "", fmt.Errorf("account.updated: decode account: %w", err)
+	}
+	if a.ID == "" {
+		a.ID = ev.Account
+	}
+	st := StripeAccountStateOf(&a)
+	st.AsOf = time.Unix(ev.Created, 0).UTC()
+	_, err := h.store.SetStripeAccountState(ctx, st)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		h.log.Warn("stripe webhook: account.updated for an account no merchant owns; ignored", "account", a.ID, "event", ev.ID)
+		return models.StripeResultUnknownAccount, nil
+	case errors.Is(err, models.ErrStaleState):
+		h.log.Info("stripe webhook: older account.updated ignored", "account", a.ID, "event", ev.ID)
+		return models.StripeResultStale, nil
+	case err != nil:
+		return "", err
+	}
+	return models.StripeResultApplied, nil
+}
+
+// StripeAccountStateOf extracts what the marketplace keeps of a connected
+// account. AsOf is left to the caller (event time or fetch time).
+func StripeAccountStateOf(a *stripe.Account) models.StripeAccountState {
+	st := models.StripeAccountState{AccountID: a.ID, ChargesEnabled: a.ChargesEnabled,
+		PayoutsEnabled: a.PayoutsEnabled, DetailsSubmitted: a.DetailsSubmitted}
+	if a.Requirements != nil {
+		st.CurrentlyDue = append([]string{}, a.Requirements.CurrentlyDue...)
+	}
+	return st
+}
