@@ -95,6 +95,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// (area routes)
 	giftsRoutes(app, web, api, h, storage, cfg)
 	stripeRoutes(app, web, api, h, storage, cfg)
+	onboardingRoutes(app, web, api, h, storage, cfg)
 
 	api.Use(h.APINotFound)
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -68,7 +68,8 @@ func SeedDemo(ctx context.Context, store *models.Store, places *models.Places) (
 		m := models.Merchant{RegionID: region.ID, Slug: d.slug, Name: d.name, Category: d.category,
 			Description: d.description, Address: d.street, Postcode: d.postcode, City: d.city,
 			Lat: d.lat, Lng: d.lng, Website: d.website, OpeningHours: d.hours,
-			ContactEmail: "hallo@" + d.slug + ".example", Status: models.MerchantApproved}
+			ContactEmail: "hallo@" + d.slug + ".example", Status: models.MerchantApproved,
+			MerchantOnboarding: models.MerchantOnboarding{OfferMode: models.OfferSteps, OfferStepList: "1000,2500,5000", RedeemWhere: models.RedeemInStore}}
 		if err := db.Where(models.Merchant{Slug: d.slug}).Attrs(m).FirstOrCreate(&m).Error; err != nil {
 			return nil, err
 		}

@@ -131,7 +131,7 @@ func isAPI(c *fiber.Ctx) bool {
 // redactPath hides secrets carried in paths (claim tokens, reset tokens)
 // before they reach a log.
 func redactPath(p string) string {
-	for _, prefix := range []string{"/c/", "/api/v1/claims/", "/reset/", "/api/v1/vouchers/"} {
+	for _, prefix := range []string{"/c/", "/api/v1/claims/", "/reset/", "/api/v1/vouchers/", "/invite/"} {
 		if strings.HasPrefix(p, prefix) {
 			return prefix + "…"
 		}

@@ -1,0 +1,62 @@
+package models_test
+
+import (
+	"testing"
+	"time"
+
+	"trostpflaster/models"
+)
+
+func TestParseEuros(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"10": 1000, "12,50": 1250, "12.5": 1250, "25 €": 2500, "€ 7": 700, "0,99": 99} {
+		if got, ok := models.ParseEuros(in); !ok || got != want {
+			t.Errorf("ParseEuros(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+		if got, _ := models.ParseEuros(models.FormatEuros(want)); got != want {
+			t.Errorf("FormatEuros(%d) does not round-trip", want)
+		}
+	}
+	for _, in := range []string{"", "abc", "-5", "+5", "1,234", "1.2.3", "10,", "1e3", "99999999999"} {
+		if got, ok := models.ParseEuros(in); ok {
+			t.Errorf("ParseEuros(%q) = %d, want rejected", in, got)
+		}
+	}
+}
+
+func TestMerchantOfferAndCapacityRules(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	later := now.Add(48 * time.Hour)
+	m := models.Merchant{Status: models.MerchantApproved}
+	m.OfferMode, m.OfferStepList = models.OfferSteps, "1000,2500"
+	if !m.AcceptsAmount(1000) || m.AcceptsAmount(1500) {
+		t.Error("steps")
+	}
+	m.OfferMode, m.OfferMinCents, m.OfferMaxCents = models.OfferRange, 500, 5000
+	if !m.AcceptsAmount(1500) || m.AcceptsAmount(5001) || m.AcceptsAmount(499) {
+		t.Error("range")
+	}
+	if !m.AcceptsGifts(now, 1_000_000) {
+		t.Error("no cap means no limit")
+	}
+	m.MonthlyGiftCap = 3
+	if !m.AcceptsGifts(now, 2) || m.AcceptsGifts(now, 3) {
+		t.Error("cap")
+	}
+	m.GiftsPaused, m.GiftsPausedUntil = true, &later
+	if m.AcceptsGifts(now, 0) || !m.AcceptsGifts(later, 0) {
+		t.Error("pause until")
+	}
+	m.GiftsPausedUntil = nil
+	if m.AcceptsGifts(later.AddDate(1, 0, 0), 0) {
+		t.Error("open-ended pause")
+	}
+	m.GiftsPaused = false
+	for _, st := range []string{models.MerchantDraft, models.MerchantPending, models.MerchantRejected, models.MerchantSuspended} {
+		m.Status = st
+		if m.AcceptsGifts(now, 0) {
+			t.Errorf("%s merchant accepts gifts", st)
+		}
+	}
+}
