@@ -178,6 +178,17 @@ func GiftExpiry(issued time.Time) time.Time {
 }
 
 // monthStart is the first instant of t's calendar month in Berlin.
+// merchantGiftsThisMonth counts the gifts offering a merchant that were
+// created since the start of now's month (Berlin) and not cancelled, for the
+// merchant's monthly cap.
+func merchantGiftsThisMonth(tx *gorm.DB, merchantID uint, now time.Time) (int64, error) {
+	var n int64
+	err := tx.Table("gift_merchants gm").Joins("JOIN gifts g ON g.id = gm.gift_id").
+		Where("gm.merchant_id = ? AND g.created_at >= ? AND g.status <> ?", merchantID, monthStart(now), GiftCancelled).
+		Count(&n).Error
+	return n, err
+}
+
 func monthStart(t time.Time) time.Time {
 	b := t.In(berlin)
 	return time.Date(b.Year(), b.Month(), 1, 0, 0, 0, 0, berlin).UTC()
@@ -391,6 +402,17 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 		}
 		if len(ms) != len(merchantIDs) {
 			return ValidationErrors{"merchant_ids": MsgGiftMerchant}
+		}
+		// Partners on holiday or at their monthly cap take no new gifts;
+		// gifts already issued stay valid.
+		for i := range ms {
+			issued, err := merchantGiftsThisMonth(tx, ms[i].ID, now)
+			if err != nil {
+				return err
+			}
+			if !ms[i].AcceptsGifts(now, issued) {
+				return ValidationErrors{"merchant_ids": MsgGiftMerchant}
+			}
 		}
 		if err := tx.Omit("Offers", "Company", "SenderUser", "Merchant").Create(&g).Error; err != nil {
 			return err

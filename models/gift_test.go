@@ -118,3 +118,51 @@ func TestGiftModelRules(t *testing.T) {
 		})
 	}
 }
+
+// A partner's monthly cap and holiday pause stop new gifts to it; gifts
+// already issued stay valid, and cancelled gifts free their place.
+func TestGiftRespectsMerchantCapacity(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			s := apptest.NewStore(t, d)
+			ctx := t.Context()
+			admin, c := apptest.MustCompany(t, s, "Kapazität AG")
+			_, m := apptest.MustMerchant(t, s, "Voller Laden", "Bonn")
+			s.DB().Model(&models.Merchant{}).Where("id = ?", m.ID).Updates(map[string]any{"status": models.MerchantApproved, "monthly_gift_cap": 2})
+			if _, err := s.GrantCredit(ctx, c.ID, 100_00, "", "", models.ActorCLI); err != nil {
+				t.Fatal(err)
+			}
+			sender := models.GiftSender{CompanyID: c.ID, UserID: &admin.ID}
+			send := func(key string) (*models.Gift, error) {
+				g, _, err := s.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: key + "@example.com", AmountCents: 5_00, MerchantIDs: []uint{m.ID}, IdempotencyKey: key}, nil)
+				return g, err
+			}
+			g1, err := send("a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := send("b"); err != nil {
+				t.Fatal(err)
+			}
+			var v models.ValidationErrors
+			if _, err := send("c"); !errors.As(err, &v) || v["merchant_ids"] == "" {
+				t.Fatalf("third gift over a cap of 2: %v", err)
+			}
+			if _, err := s.CancelGift(ctx, models.GiftCanceller{CompanyID: c.ID, UserID: &admin.ID}, g1.PublicID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := send("d"); err != nil {
+				t.Fatalf("cancelled gift did not free its place: %v", err)
+			}
+			s.DB().Model(&models.Merchant{}).Where("id = ?", m.ID).Updates(map[string]any{"monthly_gift_cap": 0, "gifts_paused": true})
+			if _, err := send("e"); !errors.As(err, &v) {
+				t.Fatalf("gift to a paused partner: %v", err)
+			}
+			if credit, _ := s.AccountBalance(ctx, models.AccountCompanyCredit(c.ID)); credit != 90_00 {
+				t.Fatalf("credit %d: refused gifts must not reserve money", credit)
+			}
+		})
+	}
+}
