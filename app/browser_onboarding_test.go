@@ -1,23 +1,44 @@
 package app_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"trostpflaster/app/apptest"
 )
 
 // TestBrowserMerchantOnboarding: a new shop signs up on a phone, completes
-// the wizard (with a logo), submits; the demo platform admin approves; the
-// shop appears in the catalog.
+// the wizard (with a logo), submits, starts Stripe onboarding (stripe-mock
+// answers with an onboarding link, which the browser is sent to); the demo
+// platform admin approves; the shop appears in the catalog.
 func TestBrowserMerchantOnboarding(t *testing.T) {
-	a := apptest.NewSeededApp(t, "sqlite")
+	a := seeded(t, stripeEnv(t))
 	base := apptest.Serve(t, a)
 	ctx, dir := browser(t, 390, 844)
+	// The sandbox has no Internet: requests to Stripe's onboarding pages are
+	// recorded and failed instead of loaded.
+	var mu sync.Mutex
+	var stripeURLs []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			mu.Lock()
+			stripeURLs = append(stripeURLs, e.Request.URL)
+			mu.Unlock()
+			go func() {
+				_ = chromedp.Run(ctx, fetch.FailRequest(e.RequestID, network.ErrorReasonBlockedByClient))
+			}()
+		}
+	})
 	logo := filepath.Join(t.TempDir(), "logo.png")
 	if err := os.WriteFile(logo, testPNG(t, 400, 400), 0o600); err != nil {
 		t.Fatal(err)
@@ -25,7 +46,7 @@ func TestBrowserMerchantOnboarding(t *testing.T) {
 	shot := func(name string) chromedp.Action { return screenshot(filepath.Join(dir, "onboarding-"+name+".png")) }
 	submit := func(sel string) chromedp.Action { return chromedp.Submit(sel, chromedp.ByQuery) }
 
-	var status, catalog, profile string
+	var status, catalog, profile, payouts string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(base+"/signup/merchant"),
 		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
@@ -79,9 +100,29 @@ func TestBrowserMerchantOnboarding(t *testing.T) {
 		chromedp.WaitVisible("#review-status", chromedp.ByQuery),
 		chromedp.Text("#merchant-status", &status, chromedp.ByQuery),
 		shot("7-submitted"),
-		// (stripe) Payout set-up (Stripe onboarding link) belongs to the
-		// "stripe" area: its step goes here, from the "Auszahlungen" link of
-		// the merchant area navigation (/merchant/stripe).
+		// Payout set-up: the owner starts Stripe onboarding and is sent to
+		// Stripe's onboarding link.
+		fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: "https://*"}}),
+		chromedp.Navigate(base+"/merchant/stripe"),
+		chromedp.WaitVisible("#stripe-connect", chromedp.ByQuery),
+		shot("7b-payouts"),
+		chromedp.Click("#stripe-connect", chromedp.ByQuery),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			for i := 0; i < 100; i++ {
+				mu.Lock()
+				n := len(stripeURLs)
+				mu.Unlock()
+				if n > 0 {
+					return nil
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			return errors.New("no redirect to Stripe's onboarding link")
+		}),
+		chromedp.Navigate(base+"/merchant/stripe"),
+		chromedp.WaitVisible("#stripe-status", chromedp.ByQuery),
+		chromedp.Text("#stripe-status", &payouts, chromedp.ByQuery),
+		shot("7c-payouts-started"),
 
 		// The demo platform admin approves.
 		chromedp.Click(`.site-nav form button`, chromedp.ByQuery),
@@ -113,6 +154,12 @@ func TestBrowserMerchantOnboarding(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatalf("browser: %v", err)
+	}
+	if len(stripeURLs) == 0 || !strings.HasPrefix(stripeURLs[0], "https://") || !strings.Contains(stripeURLs[0], "stripe") {
+		t.Errorf("onboarding link %v", stripeURLs)
+	}
+	if !strings.Contains(payouts, "acct_") {
+		t.Errorf("payout page after starting onboarding shows %q", payouts)
 	}
 	if !strings.Contains(status, "Prüfung") {
 		t.Errorf("status after submit %q", status)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"trostpflaster/app"
@@ -54,5 +55,17 @@ func TestDemoSecretKeyIsCreatedOnceAndKept(t *testing.T) {
 	}
 	if len(keys[0]) < 32 || !bytes.Equal(keys[0], keys[1]) {
 		t.Fatal("demo secret not kept between starts")
+	}
+}
+
+// Stripe's onboarding and Checkout pages are reached by a redirect after a
+// form POST; the CSP's form-action must allow them (and nothing else
+// outside) or browsers silently refuse the redirect.
+func TestCSPAllowsStripeRedirectsOnly(t *testing.T) {
+	t.Parallel()
+	a := apptest.NewApp(t, apptest.BaseEnv(t, "sqlite"))
+	csp := apptest.NewClient(t, a.HTTP).Get("/").Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "form-action 'self' https://connect.stripe.com https://checkout.stripe.com") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("CSP %q", csp)
 	}
 }

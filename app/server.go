@@ -69,6 +69,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		Payments:      paymentsOrNil(newStripePayments(cfg, log)),
 
 		StripeWebhookSecret: cfg.StripeWebhookSecret,
+		FormActionHosts:     formActionHosts(cfg),
 	})
 	a.Metrics = newMetrics(store)
 	a.HTTP = newFiber(cfg, h, dbStorage{store}, log, ops{metrics: a.Metrics, db: db})
@@ -153,6 +154,17 @@ func (a *App) Close() error {
 		return err
 	}
 	return sqlDB.Close()
+}
+
+// formActionHosts lets form submissions end at Stripe's onboarding and
+// Checkout pages. Against another Stripe API (stripe-mock in development and
+// tests) the links point at arbitrary https hosts, so any https target is
+// allowed there.
+func formActionHosts(cfg Config) string {
+	if cfg.StripeAPIBase != "" {
+		return "https:"
+	}
+	return "https://connect.stripe.com https://checkout.stripe.com"
 }
 
 // loopbackAddr reports whether the server listens on the local machine only;

@@ -24,6 +24,10 @@ type Options struct {
 	// StripeWebhookSecret (whsec_…) verifies POST /webhooks/stripe; empty
 	// means the endpoint answers 503.
 	StripeWebhookSecret string
+	// FormActionHosts are the outside origins a form submission may end at
+	// (Stripe's onboarding and Checkout pages, reached by a 303 after a
+	// POST); the CSP's form-action also covers those redirects.
+	FormActionHosts string
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.
@@ -33,11 +37,16 @@ type Handlers struct {
 	r      *Renderer
 	log    *slog.Logger
 	opt    Options
+	csp    string
 }
 
 // New builds the handlers.
 func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logger, opt Options) *Handlers {
-	return &Handlers{store: store, places: places, r: r, log: log, opt: opt}
+	csp := "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+	if opt.FormActionHosts != "" {
+		csp += " " + opt.FormActionHosts
+	}
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp}
 }
 
 // Page is what every HTML page gets: who is logged in, the CSRF token, a

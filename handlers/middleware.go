@@ -84,7 +84,7 @@ func (h *Handlers) SecurityHeaders(c *fiber.Ctx) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Referrer-Policy", "same-origin")
-	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+	c.Set("Content-Security-Policy", h.csp)
 	if h.opt.SecureCookies {
 		c.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
