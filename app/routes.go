@@ -25,6 +25,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// JSON API: API keys, no cookies, so no CSRF.
 	api := app.Group("/api/v1")
 	api.Get("/merchants", h.APIMerchants)
+	api.Get("/openapi.json", h.OpenAPIJSON)
 
 	// Web pages: session, language and CSRF on every form.
 	web := app.Group("", h.LoadSession, csrf.New(csrf.Config{
@@ -45,6 +46,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	web.Get("/", h.Home)
 	web.Get("/partners", h.Catalog)
 	web.Get("/partner/:slug", h.Partner)
+	web.Get("/api/docs", h.APIDocs)
 	web.Post("/lang", h.SetLanguage)
 
 	loginLimit := limiter.New(limiter.Config{

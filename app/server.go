@@ -59,6 +59,14 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	rawDoc, err := fs.ReadFile(views.FS(), "api/openapi.json")
+	if err != nil {
+		return nil, err
+	}
+	apiDoc, err := handlers.ParseAPIDoc(rawDoc)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{Cfg: cfg, DB: db, Store: store, Places: places, Log: log}
 	a.Mailer = newMailer(cfg)
 	h := handlers.New(store, places, r, log, handlers.Options{
@@ -70,6 +78,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 
 		StripeWebhookSecret: cfg.StripeWebhookSecret,
 		FormActionHosts:     formActionHosts(cfg),
+		APIDoc:              apiDoc,
 	})
 	a.Metrics = newMetrics(store)
 	a.HTTP = newFiber(cfg, h, dbStorage{store}, log, ops{metrics: a.Metrics, db: db})

@@ -28,6 +28,9 @@ type Options struct {
 	// (Stripe's onboarding and Checkout pages, reached by a 303 after a
 	// POST); the CSP's form-action also covers those redirects.
 	FormActionHosts string
+	// APIDoc is the OpenAPI document served at /api/v1/openapi.json and
+	// rendered at /api/docs.
+	APIDoc *APIDoc
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.

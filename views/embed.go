@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-//go:embed layout.html pages partials mail i18n
+//go:embed layout.html pages partials mail i18n api
 var files embed.FS
 
 // FS returns the embedded templates and translation files.
