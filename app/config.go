@@ -32,6 +32,10 @@ type Config struct {
 	MetricsToken        string // METRICS_TOKEN: bearer token for /metrics from non-loopback clients
 	Demo                bool   // set by the demo command: creates a secret key under data/
 	BcryptCost          int    // BCRYPT_COST, default 12 (tests lower it)
+	// HooksAllowPrivate (WEBHOOKS_ALLOW_PRIVATE=1) lets company webhooks
+	// reach loopback and private addresses (development, tests); off in
+	// production so webhooks cannot probe the operator's network.
+	HooksAllowPrivate bool
 }
 
 // IsSQLite reports whether the embedded database is used.
@@ -66,6 +70,7 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 		MetricsToken:        get("METRICS_TOKEN", ""),
 		Demo:                demo,
 		BcryptCost:          12,
+		HooksAllowPrivate:   get("WEBHOOKS_ALLOW_PRIVATE", "") == "1",
 	}
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {

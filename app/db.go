@@ -134,6 +134,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Exec("CREATE INDEX IF NOT EXISTS idx_merchants_text ON merchants (status, search_text)").Error
 			},
 		},
+		{
+			ID: "0003_hooks",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.WebhookEndpoint{}, &models.WebhookDelivery{})
+			},
+		},
 	}
 }
 

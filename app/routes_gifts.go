@@ -28,5 +28,9 @@ func giftsRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, st
 	web.Post("/gifts/:id/decline", append(admin, h.GiftDecline)...)
 	web.Get("/company/limits", append(admin, h.AgentLimits)...)
 	web.Post("/company/limits/:user", append(admin, h.AgentLimitSave)...)
+	web.Get("/company/webhooks", append(admin, h.Hooks)...)
+	web.Post("/company/webhooks", append(admin, h.HookAdd)...)
+	web.Post("/company/webhooks/:id/delete", append(admin, h.HookDelete)...)
+	web.Post("/company/webhooks/:id/test", append(admin, h.HookTest)...)
 	web.Get("/c/:token", h.GiftClaimPage)
 }

@@ -31,6 +31,7 @@ type App struct {
 	HTTP   *fiber.App
 	Log    *slog.Logger
 	Mailer Mailer
+	hooks  *http.Client // outgoing company webhooks
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
 }
@@ -69,6 +70,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a := &App{Cfg: cfg, DB: db, Store: store, Places: places, Log: log}
 	a.Mailer = newMailer(cfg)
+	a.hooks = hookClient(cfg.HooksAllowPrivate || cfg.Demo)
 	h := handlers.New(store, places, r, log, handlers.Options{
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: cfg.SecureCookies(),
@@ -79,6 +81,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		StripeWebhookSecret: cfg.StripeWebhookSecret,
 		FormActionHosts:     formActionHosts(cfg),
 		APIDoc:              apiDoc,
+		HooksAllowHTTP:      cfg.HooksAllowPrivate || cfg.Demo,
 	})
 	a.Metrics = newMetrics(store)
 	a.HTTP = newFiber(cfg, h, dbStorage{store}, log, ops{metrics: a.Metrics, db: db})

@@ -14,6 +14,7 @@ func (a *App) RunWorker(ctx context.Context) {
 	lastSweep := time.Time{}
 	for {
 		a.DeliverMails(ctx)
+		a.DeliverHooks(ctx)
 		if time.Since(lastSweep) > time.Minute {
 			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("kv sweep failed", "err", err)

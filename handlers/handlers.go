@@ -31,6 +31,8 @@ type Options struct {
 	// APIDoc is the OpenAPI document served at /api/v1/openapi.json and
 	// rendered at /api/docs.
 	APIDoc *APIDoc
+	// HooksAllowHTTP accepts plain-http webhook endpoints (development, tests).
+	HooksAllowHTTP bool
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.

@@ -448,6 +448,9 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 			return err
 		}
 		if g.Status == GiftSent {
+			if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(&g)); err != nil {
+				return err
+			}
 			return s.queueGiftMail(tx, &g, compose)
 		}
 		return nil
@@ -737,7 +740,12 @@ func (s *Store) giveBack(tx *gorm.DB, g *Gift, from []string, kind, note string,
 		Postings: Move(AccountVoucher(g.ID), AccountCompanyCredit(g.CompanyID), g.AmountCents)}); err != nil {
 		return err
 	}
-	return audit(tx, a, kind, "gift", &g.ID, map[string]any{"public_id": g.PublicID, "amount_cents": g.AmountCents})
+	if err := audit(tx, a, kind, "gift", &g.ID, map[string]any{"public_id": g.PublicID, "amount_cents": g.AmountCents}); err != nil {
+		return err
+	}
+	cancelled := *g
+	cancelled.Status, cancelled.BalanceCents = GiftCancelled, 0
+	return s.emitHook(tx, g.CompanyID, HookGiftCancelled, giftHookData(&cancelled))
 }
 
 // requireCompanyAdmin returns ErrForbidden unless userID administers the company.
@@ -778,6 +786,11 @@ func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, public
 			return ErrConflict
 		}
 		if err := audit(tx, UserActor(adminID), "gift.approved", "gift", &g.ID, map[string]any{"public_id": g.PublicID}); err != nil {
+			return err
+		}
+		sent := *g
+		sent.Status = GiftSent
+		if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(&sent)); err != nil {
 			return err
 		}
 		return s.queueGiftMail(tx, g, compose)

@@ -244,5 +244,6 @@ func AllModels() []any {
 		&Gift{}, &GiftMerchant{}, &AgentLimit{},
 		&StripeEvent{},
 		&MerchantLogo{}, &MerchantInvite{},
+		&WebhookEndpoint{}, &WebhookDelivery{},
 	}
 }

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"trostpflaster/models"
+)
+
+// hookClient posts outgoing webhooks. Unless private targets are allowed
+// (development, tests), it refuses to connect to loopback, private and
+// link-local addresses, so a company cannot make the server call into the
+// operator's own network (SSRF); the check runs on the resolved address at
+// connect time, so DNS tricks do not get around it.
+func hookClient(allowPrivate bool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if !allowPrivate {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			ip := net.ParseIP(host)
+			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
+				return fmt.Errorf("webhook target %s is not a public address", host)
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{DialContext: d.DialContext, TLSHandshakeTimeout: 5 * time.Second, MaxIdleConns: 10},
+		// Redirects are not followed: the endpoint must answer itself.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// DeliverHooks sends every due outgoing webhook once, signed with the
+// endpoint's secret: header Trostpflaster-Signature: t=<unix>,v1=<hex
+// HMAC-SHA256(secret, "<unix>." + body)>. 2xx is delivered; anything else is
+// retried with backoff.
+func (a *App) DeliverHooks(ctx context.Context) int {
+	sent := 0
+	for ctx.Err() == nil {
+		jobs, err := a.Store.ClaimHookDeliveries(ctx, 20, 2*time.Minute)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.Log.Warn("claiming webhook deliveries failed", "err", err)
+			}
+			return sent
+		}
+		if len(jobs) == 0 {
+			return sent
+		}
+		for _, j := range jobs {
+			status, err := a.postHook(ctx, j.URL, j.Secret, []byte(j.Delivery.Payload))
+			if err != nil {
+				a.Log.Warn("webhook delivery failed", "delivery_id", j.Delivery.ID, "status", status, "err", err)
+				if ferr := a.Store.HookFailed(ctx, j.Delivery, status, err.Error()); ferr != nil {
+					a.Log.Error("recording webhook failure", "err", ferr)
+				}
+				continue
+			}
+			if err := a.Store.HookDelivered(ctx, j.Delivery.ID, status); err != nil {
+				a.Log.Error("recording webhook delivery", "err", err)
+			}
+			sent++
+		}
+	}
+	return sent
+}
+
+func (a *App) postHook(ctx context.Context, url, secret string, body []byte) (int, error) {
+	ts := time.Now().Unix()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Trostpflaster-Webhooks/1")
+	req.Header.Set("Trostpflaster-Signature", "t="+strconv.FormatInt(ts, 10)+",v1="+models.SignHook(secret, ts, body))
+	res, err := a.hooks.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return res.StatusCode, errors.New("endpoint answered " + res.Status)
+	}
+	return res.StatusCode, nil
+}
