@@ -18,15 +18,28 @@ import (
 func browser(t *testing.T, width, height int64) (context.Context, string) {
 	t.Helper()
 	exec := apptest.Require(t, "CHROMIUM_PATH")
+	// Not t.TempDir(): Chromium may still be writing its profile for a moment
+	// after it is told to quit, which would fail the test in cleanup.
+	profile, err := os.MkdirTemp("", "tp-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exec), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(int(width), int(height)))
+		chromedp.UserDataDir(profile), chromedp.WindowSize(int(width), int(height)))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() {
+		cancelT()
+		cancelC()
+		cancelA()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	dir := os.Getenv("TEST_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir()
