@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"trostpflaster/models"
 )
 
 // Config is read from the environment once at start and validated; it is
@@ -36,6 +38,10 @@ type Config struct {
 	// reach loopback and private addresses (development, tests); off in
 	// production so webhooks cannot probe the operator's network.
 	HooksAllowPrivate bool
+	// RetentionDays (RETENTION_DAYS, default 90): recipients' names and
+	// addresses are erased this long after a gift was used up, expired or
+	// cancelled.
+	RetentionDays int
 }
 
 // IsSQLite reports whether the embedded database is used.
@@ -71,6 +77,7 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 		Demo:                demo,
 		BcryptCost:          12,
 		HooksAllowPrivate:   get("WEBHOOKS_ALLOW_PRIVATE", "") == "1",
+		RetentionDays:       models.DefaultRetentionDays,
 	}
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -107,6 +114,14 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 			problems = append(problems, "BCRYPT_COST must be a number from 4 to 15")
 		} else {
 			c.BcryptCost = n
+		}
+	}
+	if rd := get("RETENTION_DAYS", ""); rd != "" {
+		var n int
+		if _, err := fmt.Sscanf(rd, "%d", &n); err != nil || n < 1 || n > 3650 {
+			problems = append(problems, "RETENTION_DAYS must be a number of days from 1 to 3650")
+		} else {
+			c.RetentionDays = n
 		}
 	}
 	if c.SMTPURL != "" {

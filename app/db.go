@@ -140,6 +140,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.WebhookEndpoint{}, &models.WebhookDelivery{})
 			},
 		},
+		{
+			ID: "0003_gift_lifecycle",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Gift{})
+			},
+		},
 	}
 }
 

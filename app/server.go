@@ -32,6 +32,7 @@ type App struct {
 	Log    *slog.Logger
 	Mailer Mailer
 	hooks  *http.Client // outgoing company webhooks
+	h      *handlers.Handlers
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
 }
@@ -84,6 +85,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		HooksAllowHTTP:      cfg.HooksAllowPrivate || cfg.Demo,
 	})
 	a.Metrics = newMetrics(store)
+	a.h = h
 	a.HTTP = newFiber(cfg, h, dbStorage{store}, log, ops{metrics: a.Metrics, db: db})
 	return a, nil
 }

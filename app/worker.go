@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"time"
+
+	"trostpflaster/models"
 )
 
 // RunWorker delivers queued mails and sweeps expired state until ctx ends.
@@ -16,6 +18,7 @@ func (a *App) RunWorker(ctx context.Context) {
 		a.DeliverMails(ctx)
 		a.DeliverHooks(ctx)
 		if time.Since(lastSweep) > time.Minute {
+			a.RunLifecycle(ctx)
 			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("kv sweep failed", "err", err)
 			}
@@ -62,4 +65,18 @@ func (a *App) DeliverMails(ctx context.Context) int {
 		}
 	}
 	return sent
+}
+
+// RunLifecycle expires gifts past their date (balance back to the company),
+// sends expiry reminders and erases recipients' data after the retention
+// period; see models.Store.RunLifecycle.
+func (a *App) RunLifecycle(ctx context.Context) models.LifecycleResult {
+	r, err := a.Store.RunLifecycle(ctx, a.Cfg.RetentionDays, a.h.ComposeExpiryReminder)
+	if err != nil && ctx.Err() == nil {
+		a.Log.Warn("gift lifecycle job failed", "err", err)
+	}
+	if r != (models.LifecycleResult{}) {
+		a.Log.Info("gift lifecycle", "expired", r.Expired, "reminded", r.Reminded, "pseudonymised", r.Pseudonymised)
+	}
+	return r
 }

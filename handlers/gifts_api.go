@@ -228,3 +228,14 @@ func (h *Handlers) composeGiftMail(g *models.Gift, token string) (models.Mail, e
 	}
 	return models.Mail{To: g.RecipientEmail, Subject: subject, Text: body}, nil
 }
+
+// ComposeExpiryReminder renders the reminder a recipient gets a month before
+// the voucher expires (run by the lifecycle job in app).
+func (h *Handlers) ComposeExpiryReminder(g *models.Gift, token string) (models.Mail, error) {
+	data := giftMailData{Gift: g, Company: g.Company.Name, Merchants: g.OfferedMerchants(), Link: h.opt.BaseURL + "/c/" + token}
+	subject, body, err := h.r.RenderMail(g.Lang, "lifecycle_reminder", data)
+	if err != nil {
+		return models.Mail{}, err
+	}
+	return models.Mail{To: g.RecipientEmail, Subject: subject, Text: body}, nil
+}

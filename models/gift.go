@@ -120,6 +120,7 @@ type Gift struct {
 	CancelledAt    *time.Time
 	CreatedAt      time.Time `gorm:"index"`
 	UpdatedAt      time.Time
+	GiftLifecycle
 
 	Offers []GiftMerchant `gorm:"foreignKey:GiftID"`
 }
