@@ -146,6 +146,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Gift{})
 			},
 		},
+		{
+			ID: "0004_redemptions",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Gift{}, &models.Redemption{})
+			},
+		},
 	}
 }
 

@@ -96,6 +96,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// add one line per area here, before the catch-alls below.
 	// (area routes)
 	giftsRoutes(app, web, api, h, storage, cfg)
+	voucherRoutes(app, web, api, h, storage, cfg)
 	stripeRoutes(app, web, api, h, storage, cfg)
 	onboardingRoutes(app, web, api, h, storage, cfg)
 

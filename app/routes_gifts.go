@@ -32,5 +32,4 @@ func giftsRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, st
 	web.Post("/company/webhooks", append(admin, h.HookAdd)...)
 	web.Post("/company/webhooks/:id/delete", append(admin, h.HookDelete)...)
 	web.Post("/company/webhooks/:id/test", append(admin, h.HookTest)...)
-	web.Get("/c/:token", h.GiftClaimPage)
 }

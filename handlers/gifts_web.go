@@ -394,25 +394,3 @@ func (h *Handlers) AgentLimitSave(c *fiber.Ctx) error {
 	h.flash(c, "success", "gifts_limits_saved")
 	return seeOther(c, "/company/limits")
 }
-
-type giftClaimPage struct {
-	Page
-	Gift      *models.Gift
-	Merchants []models.Merchant
-}
-
-// GiftClaimPage is the recipient's view of a gift link: from whom, the
-// message, the amount and the partner(s). The token is a secret: the page is
-// not cached, not indexed and sends no referrer to other sites. (The claim
-// itself — choosing a partner, the voucher code — comes with redemption.)
-func (h *Handlers) GiftClaimPage(c *fiber.Ctx) error {
-	c.Set("Referrer-Policy", "same-origin")
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set("X-Robots-Tag", "noindex, nofollow")
-	g, err := h.store.GiftByClaimToken(c.UserContext(), strings.Clone(c.Params("token")))
-	if err != nil {
-		return err
-	}
-	p := giftClaimPage{Page: h.page(c, "gifts.claim.title"), Gift: g, Merchants: g.OfferedMerchants()}
-	return h.render(c, fiber.StatusOK, "gifts_claim", p)
-}

@@ -141,6 +141,7 @@ func (r *Renderer) funcs(lang string) template.FuncMap {
 			return fmt.Sprintf("%.1f km", *d)
 		},
 		"categories": func() []string { return models.Categories },
+		"randomKey":  models.NewRandomKey, // one-time form keys (a double submit acts once)
 		"lines":      func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}

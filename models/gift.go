@@ -121,6 +121,7 @@ type Gift struct {
 	CreatedAt      time.Time `gorm:"index"`
 	UpdatedAt      time.Time
 	GiftLifecycle
+	GiftVoucher
 
 	Offers []GiftMerchant `gorm:"foreignKey:GiftID"`
 }

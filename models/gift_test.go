@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +165,29 @@ func TestGiftRespectsMerchantCapacity(t *testing.T) {
 				t.Fatalf("credit %d: refused gifts must not reserve money", credit)
 			}
 		})
+	}
+}
+
+func TestNormalizeCode(t *testing.T) {
+	t.Parallel()
+	const want = "7K3M0Q9XD2HBT1WPARC5"
+	for _, in := range []string{"7K3M-0Q9X-D2HB-T1WP-ARC5", "7k3m 0q9x d2hb t1wp arc5", "7K3MOQ9XD2HBTLWPARC5", "7K3M-oQ9X-D2HB-TIWP-ARC5"} {
+		if got, ok := models.NormalizeCode(in); !ok || got != want {
+			t.Errorf("NormalizeCode(%q) = %q, %v", in, got, ok)
+		}
+	}
+	if got, ok := models.NormalizeCode("7K3M-0Q9X-D2HB-TVWP-ARC5"); !ok || got != "7K3M0Q9XD2HBTVWPARC5" {
+		t.Errorf("V kept: %q", got)
+	}
+	if got, _ := models.NormalizeCode("7K3M-0Q9X-D2HB-TUWP-ARC5"); got != "7K3M0Q9XD2HBTVWPARC5" {
+		t.Errorf("U read as V: %q", got)
+	}
+	for _, bad := range []string{"", "7K3M", "7K3M-0Q9X-D2HB-T1WP-ARC5-XXXX", "7K3M-0Q9X-D2HB-T1WP-ARC!", strings.Repeat("A", 100)} {
+		if _, ok := models.NormalizeCode(bad); ok {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if models.Commission(12_50, 500) != 63 || models.Commission(10_00, 500) != 50 || models.Commission(1, 500) != 0 {
+		t.Error("commission rounding")
 	}
 }

@@ -1,0 +1,41 @@
+package app
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/handlers"
+)
+
+// voucherRoutes registers the recipient's claim link (page and JSON), the
+// partners' redemption API and the till screen.
+func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, storage fiber.Storage, cfg Config) {
+	// Failed look-ups of claim tokens and codes are limited per IP (and per
+	// key on the API) so they cannot be enumerated; successful requests do
+	// not count, so a busy till or an office full of customers is never
+	// locked out (handlers.FailureLimit).
+	failures := func(prefix string, key func(*fiber.Ctx) string) fiber.Handler {
+		return h.FailureLimit(prefix, key, 20, 10*time.Minute)
+	}
+	byIP := func(c *fiber.Ctx) string { return c.IP() }
+	byKey := func(c *fiber.Ctx) string { return c.IP() + "|" + c.Get(fiber.HeaderAuthorization) }
+	claimLimit := failures("claim-fail:", byIP)
+
+	web.Get("/c/:token", claimLimit, h.ClaimPage)
+	web.Post("/c/:token/claim", claimLimit, h.ClaimChoose)
+	api.Get("/claims/:token", claimLimit, h.APIClaim)
+	api.Post("/claims/:token", claimLimit, h.APIClaimCreate)
+
+	codeLimit := failures("code-fail:", byKey)
+	api.Get("/vouchers/:code", h.RequireMerchantKey, codeLimit, h.APIVoucher)
+	api.Post("/vouchers/:code/redemptions", h.RequireMerchantKey, codeLimit, h.APIRedeem)
+	api.Post("/redemptions/:id/reversal", h.RequireMerchantKey, h.APIReverse)
+
+	till := []fiber.Handler{h.RequireUser, h.RequireMerchantMember}
+	tillLimit := failures("till-fail:", func(c *fiber.Ctx) string { return c.IP() + "|" + c.Cookies("tp_session") })
+	web.Get("/merchant/redeem", append(till, h.RedeemForm)...)
+	web.Post("/merchant/redeem/lookup", append(till, tillLimit, h.RedeemLookup)...)
+	web.Post("/merchant/redeem", append(till, tillLimit, h.Redeem)...)
+	web.Post("/merchant/redemptions/:id/reversal", append(till, h.RedeemUndo)...)
+}

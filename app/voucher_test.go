@@ -1,0 +1,371 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"trostpflaster/app"
+	"trostpflaster/app/apptest"
+	"trostpflaster/models"
+)
+
+type voucherEnv struct {
+	a                  *app.App
+	cafe, bakery       *models.Merchant
+	cafeKey, bakeryKey string
+	company            *models.Company
+	sender             models.GiftSender
+}
+
+func newVoucherEnv(t *testing.T, dialect string) *voucherEnv {
+	t.Helper()
+	a := apptest.NewSeededApp(t, dialect)
+	ctx := t.Context()
+	e := &voucherEnv{a: a}
+	e.company, _ = a.Store.CompanyBySlug(ctx, "beispiel-verlag")
+	e.cafe, _ = a.Store.MerchantBySlug(ctx, "cafe-rheinblick")
+	e.bakery, _ = a.Store.MerchantBySlug(ctx, "baeckerei-sonnenkorn")
+	var err error
+	if e.cafeKey, _, err = a.Store.CreateAPIKey(ctx, nil, &e.cafe.ID, "shop", models.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	if e.bakeryKey, _, err = a.Store.CreateAPIKey(ctx, nil, &e.bakery.ID, "pos", models.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.GrantCredit(ctx, e.company.ID, 10_000_00, "", "", models.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	chefin, _ := a.Store.UserByEmail(ctx, "chefin@beispiel-verlag.example")
+	e.sender = models.GiftSender{CompanyID: e.company.ID, UserID: &chefin.ID}
+	return e
+}
+
+// gift sends a gift offering the merchants and returns its claim token.
+func (e *voucherEnv) gift(t *testing.T, cents int64, ms ...*models.Merchant) (*models.Gift, string) {
+	t.Helper()
+	var ids []uint
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	g, _, err := e.a.Store.SendGift(t.Context(), nil, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, MerchantIDs: ids, Notify: models.NotifyNone}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, e.a.Store.GiftClaimToken(g)
+}
+
+func (e *voucherEnv) claim(t *testing.T, token string, m *models.Merchant) string {
+	t.Helper()
+	res := e.call(t, "", "POST", "/api/v1/claims/"+token, "", fmt.Sprintf(`{"merchant_id":%d}`, m.ID))
+	if res.Status != 201 && res.Status != 200 {
+		t.Fatalf("claim: %d %s", res.Status, res.Body)
+	}
+	var out struct{ Voucher struct{ Code string } }
+	json.Unmarshal([]byte(res.Body), &out)
+	return out.Voucher.Code
+}
+
+func (e *voucherEnv) call(t *testing.T, key, method, path, idem, body string) *apptest.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if idem != "" {
+		req.Header.Set("Idempotency-Key", idem)
+	}
+	return apptest.NewClient(t, e.a.HTTP).Do(req)
+}
+
+func redeemBody(cents int64) string {
+	return fmt.Sprintf(`{"amount_cents":%d,"reference":"order-1"}`, cents)
+}
+
+func TestClaimAndRedeem(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			e := newVoucherEnv(t, d)
+			g, token := e.gift(t, 50_00, e.cafe, e.bakery)
+
+			res := e.call(t, "", "GET", "/api/v1/claims/"+token, "", "")
+			if res.Status != 200 || !strings.Contains(res.Body, `"status":"sent"`) || strings.Contains(res.Body, `"voucher"`) || !strings.Contains(res.Body, "Beispiel-Verlag") {
+				t.Fatalf("claim JSON before: %d %s", res.Status, res.Body)
+			}
+			other, _ := e.a.Store.MerchantBySlug(t.Context(), "radhaus-flingern")
+			if res := e.call(t, "", "POST", "/api/v1/claims/"+token, "", fmt.Sprintf(`{"merchant_id":%d}`, other.ID)); res.Status != 422 {
+				t.Fatalf("partner not offered: %d", res.Status)
+			}
+			if res := e.call(t, "", "POST", "/api/v1/claims/"+token, "", ""); res.Status != 422 {
+				t.Fatalf("no partner chosen among two: %d", res.Status)
+			}
+			res = e.call(t, "", "POST", "/api/v1/claims/"+token, "", fmt.Sprintf(`{"merchant_id":%d}`, e.cafe.ID))
+			if res.Status != 201 {
+				t.Fatalf("claim: %d %s", res.Status, res.Body)
+			}
+			code := e.claim(t, token, e.cafe)
+			if !regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}$`).MatchString(code) {
+				t.Fatalf("code %q", code)
+			}
+			if res := e.call(t, "", "POST", "/api/v1/claims/"+token, "", fmt.Sprintf(`{"merchant_id":%d}`, e.bakery.ID)); res.Status != 422 {
+				t.Fatalf("re-claim for another partner: %d", res.Status)
+			}
+			if res := e.call(t, "", "GET", "/api/v1/claims/not-a-real-token-at-all-xx", "", ""); res.Status != 404 {
+				t.Fatalf("unknown token: %d", res.Status)
+			}
+
+			// Look-ups: typed variants work; the other partner gets the same 404 as nobody.
+			typed := strings.ToLower(strings.ReplaceAll(code, "-", " "))
+			if res := e.call(t, e.cafeKey, "GET", "/api/v1/vouchers/"+url.PathEscape(typed), "", ""); res.Status != 200 || !strings.Contains(res.Body, `"balance_cents":5000`) {
+				t.Fatalf("look-up: %d %s", res.Status, res.Body)
+			}
+			foreign := e.call(t, e.bakeryKey, "GET", "/api/v1/vouchers/"+code, "", "")
+			unknown := e.call(t, e.bakeryKey, "GET", "/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-EEEE", "", "")
+			if foreign.Status != 404 || foreign.Body != unknown.Body {
+				t.Fatalf("foreign code distinguishable: %d %s vs %s", foreign.Status, foreign.Body, unknown.Body)
+			}
+			if res := e.call(t, "", "GET", "/api/v1/vouchers/"+code, "", ""); res.Status != 401 {
+				t.Fatalf("no key: %d", res.Status)
+			}
+
+			path := "/api/v1/vouchers/" + code + "/redemptions"
+			for _, bad := range []struct {
+				idem, body string
+				status     int
+			}{
+				{"", redeemBody(100), 400},
+				{"k0", redeemBody(0), 422},
+				{"k0", redeemBody(-5), 422},
+				{"k0", `{"amount_cents":"12,50"}`, 422},
+				{"k0", `{"amount_cents":`, 400},
+				{"k0", redeemBody(50_01), 409},
+			} {
+				if res := e.call(t, e.cafeKey, "POST", path, bad.idem, bad.body); res.Status != bad.status || res.Header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("%s %q: %d %s", bad.idem, bad.body, res.Status, res.Body)
+				}
+			}
+			res = e.call(t, e.cafeKey, "POST", path, "till-1", redeemBody(12_50))
+			if res.Status != 201 || !strings.Contains(res.Body, `"balance_cents":3750`) {
+				t.Fatalf("redeem: %d %s", res.Status, res.Body)
+			}
+			var r1 struct{ ID string }
+			json.Unmarshal([]byte(res.Body), &r1)
+			replay := e.call(t, e.cafeKey, "POST", path, "till-1", redeemBody(12_50))
+			if replay.Status != 201 || !strings.Contains(replay.Body, r1.ID) || replay.Header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("replay: %d %s", replay.Status, replay.Body)
+			}
+			if res := e.call(t, e.cafeKey, "POST", path, "till-1", redeemBody(10_00)); res.Status != 409 {
+				t.Fatalf("key reused with another body: %d", res.Status)
+			}
+			if res := e.call(t, e.bakeryKey, "POST", "/api/v1/redemptions/"+r1.ID+"/reversal", "", ""); res.Status != 404 {
+				t.Fatalf("foreign reversal: %d", res.Status)
+			}
+			if res := e.call(t, e.cafeKey, "POST", "/api/v1/redemptions/"+r1.ID+"/reversal", "", ""); res.Status != 200 || !strings.Contains(res.Body, `"balance_cents":5000`) {
+				t.Fatalf("reversal: %d %s", res.Status, res.Body)
+			}
+			if res := e.call(t, e.cafeKey, "POST", "/api/v1/redemptions/"+r1.ID+"/reversal", "", ""); res.Status != 409 {
+				t.Fatalf("second reversal: %d", res.Status)
+			}
+			if res := e.call(t, e.cafeKey, "POST", path, "till-2", redeemBody(50_00)); res.Status != 201 || !strings.Contains(res.Body, `"balance_cents":0`) {
+				t.Fatalf("redeem all: %d %s", res.Status, res.Body)
+			}
+			var after models.Gift
+			e.a.DB.First(&after, g.ID)
+			if after.Status != models.GiftRedeemed {
+				t.Fatalf("status %s", after.Status)
+			}
+			payable, _ := e.a.Store.AccountBalance(t.Context(), models.AccountMerchantPayable(e.cafe.ID))
+			commission, _ := e.a.Store.AccountBalance(t.Context(), models.AccountPlatformCommission)
+			if payable != 47_50 || commission != 2_50 {
+				t.Fatalf("payable %d commission %d (5 %% of 50 €)", payable, commission)
+			}
+
+			// Expired vouchers answer 410.
+			g2, token2 := e.gift(t, 20_00, e.cafe)
+			code2 := e.claim(t, token2, e.cafe)
+			e.a.DB.Model(&models.Gift{}).Where("id = ?", g2.ID).Update("expires_at", time.Now().Add(-time.Minute))
+			if res := e.call(t, e.cafeKey, "POST", "/api/v1/vouchers/"+code2+"/redemptions", "x", redeemBody(100)); res.Status != 410 {
+				t.Fatalf("expired: %d %s", res.Status, res.Body)
+			}
+			verifyLedger(t, e.a.Store)
+		})
+	}
+}
+
+// 200 tills redeem 1 € each from one 50 € voucher at the same moment:
+// exactly 50 succeed; 40 replays of one idempotency key apply once.
+func TestConcurrentRedemptions(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			e := newVoucherEnv(t, d)
+			g, token := e.gift(t, 50_00, e.cafe)
+			code := e.claim(t, token, e.cafe)
+			var mu sync.Mutex
+			counts := map[int]int{}
+			var wg sync.WaitGroup
+			for i := 0; i < 200; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					res := e.call(t, e.cafeKey, "POST", "/api/v1/vouchers/"+code+"/redemptions", fmt.Sprintf("c-%d", i), redeemBody(1_00))
+					mu.Lock()
+					counts[res.Status]++
+					mu.Unlock()
+				}(i)
+			}
+			wg.Wait()
+			if counts[201] != 50 || counts[409] != 150 {
+				t.Fatalf("statuses %v", counts)
+			}
+			var after models.Gift
+			e.a.DB.First(&after, g.ID)
+			if after.BalanceCents != 0 || after.Status != models.GiftRedeemed {
+				t.Fatalf("after: %d %s", after.BalanceCents, after.Status)
+			}
+
+			g2, token2 := e.gift(t, 30_00, e.cafe)
+			code2 := e.claim(t, token2, e.cafe)
+			ids := map[string]int{}
+			for i := 0; i < 40; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res := e.call(t, e.cafeKey, "POST", "/api/v1/vouchers/"+code2+"/redemptions", "same-key", redeemBody(5_00))
+					var out struct{ ID string }
+					json.Unmarshal([]byte(res.Body), &out)
+					mu.Lock()
+					ids[fmt.Sprint(res.Status, out.ID)]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			var n int64
+			e.a.DB.Model(&models.Redemption{}).Where("gift_id = ?", g2.ID).Count(&n)
+			var after2 models.Gift
+			e.a.DB.First(&after2, g2.ID)
+			if n != 1 || after2.BalanceCents != 25_00 || len(ids) != 1 {
+				t.Fatalf("replays: %d redemptions, balance %d, answers %v", n, after2.BalanceCents, ids)
+			}
+			verifyLedger(t, e.a.Store)
+		})
+	}
+}
+
+func TestFailedLookupsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newVoucherEnv(t, "sqlite")
+	_, token := e.gift(t, 10_00, e.cafe)
+	code := e.claim(t, token, e.cafe)
+	// Valid traffic never counts.
+	for i := 0; i < 60; i++ {
+		if res := e.call(t, e.cafeKey, "GET", "/api/v1/vouchers/"+code, "", ""); res.Status != 200 {
+			t.Fatalf("valid look-up %d: %d", i, res.Status)
+		}
+	}
+	var last *apptest.Response
+	for i := 0; i < 21; i++ {
+		last = e.call(t, e.cafeKey, "GET", fmt.Sprintf("/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-%04d", i), "", "")
+	}
+	if last.Status != 429 || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 21 failures: %d %v", last.Status, last.Header)
+	}
+	// Another shop's key is not affected; claim links count per IP.
+	if res := e.call(t, e.bakeryKey, "GET", "/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-EEEE", "", ""); res.Status != 404 {
+		t.Fatalf("other key: %d", res.Status)
+	}
+	c := apptest.NewClient(t, e.a.HTTP)
+	for i := 0; i < 21; i++ {
+		last = c.Get(fmt.Sprintf("/c/unknown-token-%030d", i))
+	}
+	if last.Status != 429 {
+		t.Fatalf("claim link guessing: %d", last.Status)
+	}
+}
+
+func TestVoucherPagesAndTill(t *testing.T) {
+	t.Parallel()
+	e := newVoucherEnv(t, "sqlite")
+	_, token := e.gift(t, 50_00, e.bakery, e.cafe)
+	customer := apptest.NewClient(t, e.a.HTTP)
+	page := customer.Get("/c/" + token)
+	if page.Status != 200 || !strings.Contains(page.Body, "Sie haben die Wahl") || !strings.Contains(page.Body, `id="choose-baeckerei-sonnenkorn"`) {
+		t.Fatalf("claim page: %d", page.Status)
+	}
+	if res := customer.PostForm("/c/"+token+"/claim", url.Values{"merchant_id": {"999999"}}); res.Status != 422 {
+		t.Fatalf("bad choice: %d", res.Status)
+	}
+	if res := customer.PostForm("/c/"+token+"/claim", url.Values{"merchant_id": {fmt.Sprint(e.bakery.ID)}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("choose: %d %s", res.Status, res.Body)
+	}
+	page = customer.Get("/c/" + token)
+	code := regexp.MustCompile(`id="voucher-code">([0-9A-Z-]+)<`).FindStringSubmatch(page.Body)
+	if page.Status != 200 || code == nil || !strings.Contains(page.Body, "data:image/png;base64,") || !strings.Contains(page.Body, "50,00 €") || page.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("voucher page: %d", page.Status)
+	}
+	if p := customer.Get("/c/" + token + "?print=1"); p.Status != 200 || !strings.Contains(p.Body, "print-view") {
+		t.Fatal("print view")
+	}
+
+	// The bakery's owner redeems 12,50 € at the till, typing the code sloppily.
+	till := apptest.NewClient(t, e.a.HTTP)
+	till.Login("inhaber@sonnenkorn.example", "demo-partner-2026")
+	if res := till.Get("/merchant/redeem"); res.Status != 200 {
+		t.Fatalf("till: %d", res.Status)
+	}
+	typed := strings.ToLower(strings.ReplaceAll(code[1], "-", " "))
+	res := till.PostForm("/merchant/redeem/lookup", url.Values{"code": {typed}})
+	if res.Status != 200 || !strings.Contains(res.Body, "50,00 €") {
+		t.Fatalf("lookup: %d", res.Status)
+	}
+	key := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(res.Body)
+	if res := till.PostForm("/merchant/redeem", url.Values{"code": {code[1]}, "amount": {"abc"}, "key": {key[1]}}); res.Status != 422 {
+		t.Fatalf("bad amount: %d", res.Status)
+	}
+	res = till.PostForm("/merchant/redeem", url.Values{"code": {code[1]}, "amount": {"12,50"}, "key": {key[1]}})
+	if res.Status != 200 || !strings.Contains(res.Body, `id="receipt-balance">37,50 €`) {
+		t.Fatalf("redeem: %d", res.Status)
+	}
+	// A double submit of the same form redeems once.
+	till.PostForm("/merchant/redeem", url.Values{"code": {code[1]}, "amount": {"12,50"}, "key": {key[1]}})
+	if p := customer.Get("/c/" + token); !strings.Contains(p.Body, `id="voucher-balance">37,50 €`) {
+		t.Fatal("customer page does not show the new balance")
+	}
+	rid := regexp.MustCompile(`/merchant/redemptions/(rd_[a-z0-9]+)/reversal`).FindStringSubmatch(res.Body)
+	if res := till.PostForm("/merchant/redemptions/"+rid[1]+"/reversal", nil); res.Status != 200 || !strings.Contains(res.Body, "50,00 €") {
+		t.Fatalf("undo: %d", res.Status)
+	}
+	// Another shop's till does not know the code.
+	other := apptest.NewClient(t, e.a.HTTP)
+	other.PostForm("/signup/merchant", signupForm("merchant", map[string]string{"email": "x@shop.example"}))
+	if res := other.PostForm("/merchant/redeem/lookup", url.Values{"code": {code[1]}}); res.Status != 404 {
+		t.Fatalf("foreign till: %d", res.Status)
+	}
+	verifyLedger(t, e.a.Store)
+
+	// Neither claim token nor voucher code is in the database files.
+	e.a.Close()
+	path := strings.TrimPrefix(e.a.Cfg.DatabaseURL, "sqlite:")
+	for _, f := range []string{path, path + "-wal"} {
+		b, _ := os.ReadFile(f)
+		norm, _ := models.NormalizeCode(code[1])
+		if bytes.Contains(b, []byte(token)) || bytes.Contains(b, []byte(code[1])) || bytes.Contains(b, []byte(norm)) {
+			t.Fatalf("%s holds a claim token or voucher code in clear", f)
+		}
+	}
+}

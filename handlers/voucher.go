@@ -1,0 +1,357 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"trostpflaster/models"
+)
+
+func claimHeaders(c *fiber.Ctx) {
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Robots-Tag", "noindex, nofollow")
+}
+
+type voucherPage struct {
+	Page
+	Gift      *models.Gift
+	Merchants []models.Merchant
+	Token     string
+	Code      string
+	QR        template.URL
+	Print     bool
+}
+
+// ClaimPage is the recipient's link: before the claim it offers the
+// partner(s); afterwards it is the voucher itself (code, QR, balance,
+// expiry, how to redeem). ?print=1 is the print view.
+func (h *Handlers) ClaimPage(c *fiber.Ctx) error {
+	claimHeaders(c)
+	token := strings.Clone(c.Params("token"))
+	g, err := h.store.GiftByClaimToken(c.UserContext(), token)
+	if err != nil {
+		return err
+	}
+	return h.renderVoucher(c, fiber.StatusOK, g, token, nil)
+}
+
+func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token string, err error) error {
+	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Merchants: g.OfferedMerchants(), Token: token, Print: c.Query("print") == "1"}
+	if g.CodeHash != nil {
+		p.Code = h.store.VoucherCode(g)
+		png, qerr := qrcode.Encode(p.Code, qrcode.Medium, 320)
+		if qerr != nil {
+			return qerr
+		}
+		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+	}
+	return h.render(c, status, "voucher", p)
+}
+
+// ClaimChoose binds the gift to the chosen partner and shows the voucher.
+func (h *Handlers) ClaimChoose(c *fiber.Ctx) error {
+	claimHeaders(c)
+	token := strings.Clone(c.Params("token"))
+	id, _ := strconv.ParseUint(c.FormValue("merchant_id"), 10, 32)
+	_, _, err := h.store.ClaimGift(c.UserContext(), token, uint(id))
+	var v models.ValidationErrors
+	if errors.As(err, &v) {
+		g, gerr := h.store.GiftByClaimToken(c.UserContext(), token)
+		if gerr != nil {
+			return gerr
+		}
+		return h.renderVoucher(c, fiber.StatusUnprocessableEntity, g, token, err)
+	}
+	if err != nil {
+		return err
+	}
+	return seeOther(c, "/c/"+token)
+}
+
+type apiVoucher struct {
+	Code         string    `json:"code"`
+	BalanceCents int64     `json:"balance_cents"`
+	Currency     string    `json:"currency"`
+	MerchantID   uint      `json:"merchant_id"`
+	Status       string    `json:"status"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+type apiClaimMerchant struct {
+	ID       uint   `json:"id"`
+	Slug     string `json:"slug"`
+	Name     string `json:"name"`
+	Category string `json:"category"`
+	Address  string `json:"address"`
+	Postcode string `json:"postcode"`
+	City     string `json:"city"`
+	Website  string `json:"website"`
+}
+
+func (h *Handlers) apiVoucherOf(g *models.Gift) *apiVoucher {
+	if g.CodeHash == nil || g.MerchantID == nil {
+		return nil
+	}
+	return &apiVoucher{Code: h.store.VoucherCode(g), BalanceCents: g.BalanceCents, Currency: g.Currency,
+		MerchantID: *g.MerchantID, Status: g.Status, ExpiresAt: g.ExpiresAt}
+}
+
+// APIClaim is the claim link as JSON, for wallets and integrations.
+func (h *Handlers) APIClaim(c *fiber.Ctx) error {
+	claimHeaders(c)
+	g, err := h.store.GiftByClaimToken(c.UserContext(), strings.Clone(c.Params("token")))
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Status      string             `json:"status"`
+		AmountCents int64              `json:"amount_cents"`
+		Currency    string             `json:"currency"`
+		Company     string             `json:"company"`
+		Message     string             `json:"message"`
+		ExpiresAt   time.Time          `json:"expires_at"`
+		Merchants   []apiClaimMerchant `json:"merchants"`
+		Voucher     *apiVoucher        `json:"voucher,omitempty"`
+	}{Status: g.Status, AmountCents: g.AmountCents, Currency: g.Currency, Company: g.Company.Name, Message: g.Message,
+		ExpiresAt: g.ExpiresAt, Merchants: []apiClaimMerchant{}, Voucher: h.apiVoucherOf(g)}
+	for _, m := range g.OfferedMerchants() {
+		out.Merchants = append(out.Merchants, apiClaimMerchant{ID: m.ID, Slug: m.Slug, Name: m.Name, Category: m.Category,
+			Address: m.Address, Postcode: m.Postcode, City: m.City, Website: m.Website})
+	}
+	return c.JSON(out)
+}
+
+// APIClaimCreate claims the gift for a partner: 201 the first time, 200
+// with the same voucher afterwards.
+func (h *Handlers) APIClaimCreate(c *fiber.Ctx) error {
+	claimHeaders(c)
+	var in struct {
+		MerchantID uint `json:"merchant_id"`
+	}
+	if len(c.Body()) > 0 {
+		if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+			return fiber.ErrUnsupportedMediaType
+		}
+		if err := json.Unmarshal(c.Body(), &in); err != nil {
+			return models.ValidationErrors{"merchant_id": models.MsgInvalid}
+		}
+	}
+	g, created, err := h.store.ClaimGift(c.UserContext(), strings.Clone(c.Params("token")), in.MerchantID)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	return c.Status(status).JSON(fiber.Map{"voucher": h.apiVoucherOf(g)})
+}
+
+// codeParam is the voucher code from the path, unescaped ("7k3m%200q9x…"
+// from a shop that URL-encodes what the customer typed).
+func codeParam(c *fiber.Ctx) string {
+	raw := c.Params("code")
+	if s, err := url.PathUnescape(raw); err == nil {
+		return s
+	}
+	return strings.Clone(raw)
+}
+
+// FailureLimit counts failed look-ups (answers 404) per key and, once max is
+// reached within window, answers 429 with Retry-After until the window has
+// passed. Successful requests are never counted or delayed, so a busy till
+// or many customers behind one office IP are not locked out; only guessing
+// is. Counters live in the shared kv table, so every instance agrees.
+func (h *Handlers) FailureLimit(prefix string, key func(*fiber.Ctx) string, max int64, window time.Duration) fiber.Handler {
+	count := func(c *fiber.Ctx, k string) int64 {
+		b, err := h.store.KVGet(c.UserContext(), k)
+		if err != nil || b == nil {
+			return 0
+		}
+		n, _ := strconv.ParseInt(string(b), 10, 64)
+		return n
+	}
+	return func(c *fiber.Ctx) error {
+		k := "fail:" + prefix + ":" + key(c)
+		if count(c, k) >= max {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(window.Seconds())))
+			return fiber.ErrTooManyRequests
+		}
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			status, _ = classify(err)
+		}
+		if status == fiber.StatusNotFound {
+			if serr := h.store.KVSet(c.UserContext(), k, []byte(strconv.FormatInt(count(c, k)+1, 10)), window); serr != nil {
+				h.log.Warn("counting a failed look-up", "err", serr)
+			}
+		}
+		return err
+	}
+}
+
+func merchantKeyID(c *fiber.Ctx) (uint, *uint) {
+	k := apiKeyOf(c)
+	return *k.MerchantID, &k.ID
+}
+
+// APIVoucher tells a partner's shop the balance of a code.
+func (h *Handlers) APIVoucher(c *fiber.Ctx) error {
+	mid, _ := merchantKeyID(c)
+	g, err := h.store.VoucherForMerchant(c.UserContext(), mid, codeParam(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"balance_cents": g.BalanceCents, "currency": g.Currency, "status": g.Status, "expires_at": g.ExpiresAt})
+}
+
+// APIRedeem redeems an amount from a code (Idempotency-Key required).
+func (h *Handlers) APIRedeem(c *fiber.Ctx) error {
+	mid, keyID := merchantKeyID(c)
+	idem := strings.Clone(c.Get("Idempotency-Key"))
+	if idem == "" || len(idem) > 200 {
+		return fiber.NewError(fiber.StatusBadRequest, "Idempotency-Key header required")
+	}
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
+		return fiber.ErrUnsupportedMediaType
+	}
+	var in struct {
+		AmountCents *int64 `json:"amount_cents"`
+		Reference   string `json:"reference"`
+		BasketCents *int64 `json:"basket_cents"`
+		NewCustomer *bool  `json:"new_customer"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return models.ValidationErrors{te.Field: models.MsgInvalid}
+		}
+		return fiber.NewError(fiber.StatusBadRequest, "malformed JSON")
+	}
+	if in.AmountCents == nil {
+		return models.ValidationErrors{"amount_cents": models.MsgRequired}
+	}
+	r, g, replay, err := h.store.Redeem(c.UserContext(), mid, codeParam(c), models.RedeemInput{
+		AmountCents: *in.AmountCents, Reference: in.Reference, BasketCents: in.BasketCents, NewCustomer: in.NewCustomer,
+		IdempotencyKey: idem, APIKeyID: keyID})
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if replay {
+		c.Set("Idempotent-Replayed", "true")
+	}
+	return c.Status(status).JSON(fiber.Map{"id": r.PublicID, "amount_cents": r.AmountCents, "balance_cents": g.BalanceCents, "currency": g.Currency})
+}
+
+// APIReverse undoes a redemption (e.g. a cancelled online order).
+func (h *Handlers) APIReverse(c *fiber.Ctx) error {
+	mid, keyID := merchantKeyID(c)
+	_, g, err := h.store.ReverseRedemption(c.UserContext(), mid, strings.Clone(c.Params("id")), models.Actor{Kind: "api_key", ID: keyID})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"balance_cents": g.BalanceCents, "currency": g.Currency})
+}
+
+type redeemPage struct {
+	Page
+	Merchant   *models.Merchant
+	Q          string
+	Code       string
+	Gift       *models.Gift
+	Redemption *models.Redemption
+}
+
+func (h *Handlers) redeemPage(c *fiber.Ctx, status int, form map[string]string, err error, g *models.Gift, r *models.Redemption) error {
+	ms := onbMember(c)
+	p := redeemPage{Page: h.withForm(h.page(c, "redeem.title"), form, err), Merchant: ms.Merchant, Q: "?m=" + ms.Merchant.Slug, Gift: g, Redemption: r}
+	if g != nil {
+		p.Code = h.store.VoucherCode(g)
+	}
+	if err != nil && p.Flash == "" {
+		if _, ok := err.(models.ValidationErrors); !ok {
+			_, code := classify(err)
+			if errors.Is(err, models.ErrBalanceTooLow) {
+				code = "balance_too_low"
+			}
+			p.Flash, p.FlashKind = h.r.T(p.Lang, "redeem.err."+code), "error"
+		}
+	}
+	if form["undone"] == "1" {
+		p.Flash, p.FlashKind = h.r.T(p.Lang, "redeem.undone"), "success"
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return h.render(c, status, "redeem", p)
+}
+
+// RequireMerchantMember lets owners and staff of a merchant through.
+func (h *Handlers) RequireMerchantMember(c *fiber.Ctx) error {
+	if _, err := h.merchantMember(c); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// RedeemForm is the till screen: type (or scan) a code.
+func (h *Handlers) RedeemForm(c *fiber.Ctx) error {
+	return h.redeemPage(c, fiber.StatusOK, nil, nil, nil, nil)
+}
+
+// RedeemLookup shows the voucher behind a typed code: balance and partner
+// check, and the amount form.
+func (h *Handlers) RedeemLookup(c *fiber.Ctx) error {
+	form := formValues(c, "code")
+	g, err := h.store.VoucherForMerchant(c.UserContext(), *onbMember(c).MerchantID, form["code"])
+	if errors.Is(err, models.ErrNotFound) {
+		return h.redeemPage(c, fiber.StatusNotFound, form, err, nil, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return h.redeemPage(c, fiber.StatusOK, form, nil, g, nil)
+}
+
+// Redeem takes the entered amount ("12,50") from the voucher and shows the
+// receipt with an undo button.
+func (h *Handlers) Redeem(c *fiber.Ctx) error {
+	form := formValues(c, "code", "amount", "reference", "key")
+	mid := *onbMember(c).MerchantID
+	cents, ok := parseCents(form["amount"])
+	if !ok {
+		g, err := h.store.VoucherForMerchant(c.UserContext(), mid, form["code"])
+		if err != nil {
+			return h.redeemPage(c, fiber.StatusNotFound, form, err, nil, nil)
+		}
+		return h.redeemPage(c, fiber.StatusUnprocessableEntity, form, models.ValidationErrors{"amount": models.MsgRedeemAmount}, g, nil)
+	}
+	u := currentUser(c)
+	r, g, _, err := h.store.Redeem(c.UserContext(), mid, form["code"], models.RedeemInput{AmountCents: cents, Reference: form["reference"], IdempotencyKey: form["key"], UserID: &u.ID})
+	if err != nil {
+		cur, _ := h.store.VoucherForMerchant(c.UserContext(), mid, form["code"])
+		st, _ := classify(err)
+		return h.redeemPage(c, st, form, err, cur, nil)
+	}
+	return h.redeemPage(c, fiber.StatusOK, nil, nil, g, r)
+}
+
+// RedeemUndo reverses a redemption made at this merchant.
+func (h *Handlers) RedeemUndo(c *fiber.Ctx) error {
+	u := currentUser(c)
+	_, g, err := h.store.ReverseRedemption(c.UserContext(), *onbMember(c).MerchantID, strings.Clone(c.Params("id")), models.UserActor(u.ID))
+	if err != nil {
+		return err
+	}
+	return h.redeemPage(c, fiber.StatusOK, map[string]string{"undone": "1"}, nil, g, nil)
+}
