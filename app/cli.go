@@ -29,6 +29,7 @@ Commands:
   apikey create   create an API key for a company or merchant
   credit grant    book an invoice payment as company credit
   ledger verify   check every ledger invariant (exit 1 when one is broken)
+  settle          pay merchants their redeemed balances (Stripe transfers)
   merchant connect  create a merchant's Stripe account and print its onboarding link
   backup          write a consistent copy of the SQLite database (--to FILE)
 
@@ -282,6 +283,24 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(stdout, "backup written to %s\n", *to)
+		return nil
+	case "settle":
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "Usage: trostpflaster settle\n\nPays merchants their redeemed balances by Stripe transfer (one per merchant and run; safe to re-run after a crash).")
+		}
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		a, err := open(false)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		r, err := a.Settle(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "settled: %d paid (%d cents), %d refused by Stripe\n", r.Paid, r.PaidCents, r.Failed)
 		return nil
 	case "ledger verify":
 		fs.Usage = func() {

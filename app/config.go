@@ -42,6 +42,9 @@ type Config struct {
 	// addresses are erased this long after a gift was used up, expired or
 	// cancelled.
 	RetentionDays int
+	// SettlementMinCents (SETTLEMENT_MIN_CENTS, default 1000): smaller
+	// payables wait for the next settlement run.
+	SettlementMinCents int64
 }
 
 // IsSQLite reports whether the embedded database is used.
@@ -78,6 +81,7 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 		BcryptCost:          12,
 		HooksAllowPrivate:   get("WEBHOOKS_ALLOW_PRIVATE", "") == "1",
 		RetentionDays:       models.DefaultRetentionDays,
+		SettlementMinCents:  1000,
 	}
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -114,6 +118,14 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 			problems = append(problems, "BCRYPT_COST must be a number from 4 to 15")
 		} else {
 			c.BcryptCost = n
+		}
+	}
+	if sm := get("SETTLEMENT_MIN_CENTS", ""); sm != "" {
+		var n int64
+		if _, err := fmt.Sscanf(sm, "%d", &n); err != nil || n < 1 {
+			problems = append(problems, "SETTLEMENT_MIN_CENTS must be a positive number of cents")
+		} else {
+			c.SettlementMinCents = n
 		}
 	}
 	if rd := get("RETENTION_DAYS", ""); rd != "" {

@@ -152,6 +152,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Gift{}, &models.Redemption{})
 			},
 		},
+		{
+			ID: "0005_payouts",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Payout{})
+			},
+		},
 	}
 }
 

@@ -31,6 +31,7 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 	api.Get("/vouchers/:code", h.RequireMerchantKey, codeLimit, h.APIVoucher)
 	api.Post("/vouchers/:code/redemptions", h.RequireMerchantKey, codeLimit, h.APIRedeem)
 	api.Post("/redemptions/:id/reversal", h.RequireMerchantKey, h.APIReverse)
+	api.Get("/merchant/payouts", h.RequireMerchantKey, h.APIMerchantPayouts)
 
 	till := []fiber.Handler{h.RequireUser, h.RequireMerchantMember}
 	tillLimit := failures("till-fail:", func(c *fiber.Ctx) string { return c.IP() + "|" + c.Cookies("tp_session") })

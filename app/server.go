@@ -33,6 +33,8 @@ type App struct {
 	Mailer Mailer
 	hooks  *http.Client // outgoing company webhooks
 	h      *handlers.Handlers
+	// Transfers pays merchants (Stripe); nil without STRIPE_SECRET_KEY.
+	Transfers Transferer
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
 }
@@ -71,13 +73,17 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a := &App{Cfg: cfg, DB: db, Store: store, Places: places, Log: log}
 	a.Mailer = newMailer(cfg)
+	sp := newStripePayments(cfg, log)
+	if sp != nil {
+		a.Transfers = sp
+	}
 	a.hooks = hookClient(cfg.HooksAllowPrivate || cfg.Demo)
 	h := handlers.New(store, places, r, log, handlers.Options{
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: cfg.SecureCookies(),
 		DevMailbox:    cfg.SMTPURL == "" && (cfg.Demo || loopbackAddr(cfg.Addr)),
 		Demo:          cfg.Demo,
-		Payments:      paymentsOrNil(newStripePayments(cfg, log)),
+		Payments:      paymentsOrNil(sp),
 
 		StripeWebhookSecret: cfg.StripeWebhookSecret,
 		FormActionHosts:     formActionHosts(cfg),

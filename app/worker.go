@@ -14,9 +14,18 @@ func (a *App) RunWorker(ctx context.Context) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	lastSweep := time.Time{}
+	lastSettle := time.Now() // first run an hour after start, then hourly
 	for {
 		a.DeliverMails(ctx)
 		a.DeliverHooks(ctx)
+		if a.Transfers != nil && time.Since(lastSettle) > time.Hour {
+			if r, err := a.Settle(ctx); err != nil {
+				a.Log.Warn("settlement run failed", "err", err)
+			} else if r.Paid+r.Failed > 0 {
+				a.Log.Info("settlement run", "paid", r.Paid, "paid_cents", r.PaidCents, "failed", r.Failed)
+			}
+			lastSettle = time.Now()
+		}
 		if time.Since(lastSweep) > time.Minute {
 			a.RunLifecycle(ctx)
 			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {

@@ -355,3 +355,27 @@ func (h *Handlers) RedeemUndo(c *fiber.Ctx) error {
 	}
 	return h.redeemPage(c, fiber.StatusOK, map[string]string{"undone": "1"}, nil, g, nil)
 }
+
+// APIMerchantPayouts lists the calling merchant's payouts.
+func (h *Handlers) APIMerchantPayouts(c *fiber.Ctx) error {
+	mid, _ := merchantKeyID(c)
+	ps, err := h.store.MerchantPayouts(c.UserContext(), mid)
+	if err != nil {
+		return err
+	}
+	type payout struct {
+		ID               string     `json:"id"`
+		AmountCents      int64      `json:"amount_cents"`
+		Currency         string     `json:"currency"`
+		StripeTransferID string     `json:"stripe_transfer_id"`
+		Status           string     `json:"status"`
+		CreatedAt        time.Time  `json:"created_at"`
+		PaidAt           *time.Time `json:"paid_at"`
+	}
+	out := make([]payout, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, payout{ID: p.PublicID, AmountCents: p.AmountCents, Currency: p.Currency, StripeTransferID: p.StripeTransferID,
+			Status: p.Status, CreatedAt: p.CreatedAt, PaidAt: p.PaidAt})
+	}
+	return c.JSON(fiber.Map{"data": out})
+}

@@ -11,8 +11,8 @@ import (
 )
 
 // Ledger account codes. Wallet accounts never go below zero; boundary
-// accounts (cash in, payouts out) mirror money crossing the platform's edge
-// and are negative by design.
+// accounts (cash:* for money coming in, negative; payout:* for money paid
+// out) mirror money crossing the platform's edge and may take any sign.
 const (
 	AccountCashStripe         = "cash:stripe"
 	AccountCashInvoice        = "cash:invoice"

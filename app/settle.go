@@ -1,0 +1,96 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/stripe/stripe-go/v76"
+)
+
+// Transferer sends money to a connected account. The idempotency key makes a
+// repeated call (after a crash) return the first transfer instead of paying
+// twice.
+type Transferer interface {
+	CreateTransfer(ctx context.Context, accountID string, amountCents int64, currency, group, idempotencyKey string) (string, error)
+}
+
+// CreateTransfer creates a Stripe transfer to a connected account.
+func (p *stripePayments) CreateTransfer(ctx context.Context, accountID string, amountCents int64, currency, group, idempotencyKey string) (string, error) {
+	params := &stripe.TransferParams{
+		Amount:        stripe.Int64(amountCents),
+		Currency:      stripe.String(currency),
+		Destination:   stripe.String(accountID),
+		TransferGroup: stripe.String(group),
+	}
+	params.Context = ctx
+	params.SetIdempotencyKey(idempotencyKey)
+	tr, err := p.api.Transfers.New(params)
+	if err != nil {
+		return "", fmt.Errorf("stripe: transfer: %w", err)
+	}
+	return tr.ID, nil
+}
+
+// SettleResult counts what one settlement run did.
+type SettleResult struct {
+	Paid, Failed int
+	PaidCents    int64
+}
+
+// errNoStripe is returned by Settle when Stripe is not configured: payables
+// simply stay payable (and visible) until it is.
+var errNoStripe = errors.New("stripe is not configured: merchant payables stay pending")
+
+// Settle pays merchants what was redeemed: record intent (payable → transit,
+// models.PrepareSettlement), call Stripe with the payout's idempotency key,
+// then confirm (transit → payout:stripe) or, when Stripe refuses, give the
+// amount back to payable. A crash between the call and the confirmation
+// leaves the payout pending; the next run calls Stripe again with the same
+// key, gets the same transfer and confirms it — never a second transfer.
+func (a *App) Settle(ctx context.Context) (SettleResult, error) {
+	var r SettleResult
+	if a.Transfers == nil {
+		return r, errNoStripe
+	}
+	jobs, err := a.Store.PrepareSettlement(ctx, a.Cfg.SettlementMinCents)
+	if err != nil {
+		return r, err
+	}
+	for _, j := range jobs {
+		p := j.Payout
+		id, err := a.Transfers.CreateTransfer(ctx, j.StripeAccountID, p.AmountCents, toLowerASCII(p.Currency), "settlement-"+p.PublicID, p.IdempotencyKey)
+		if err != nil {
+			var se *stripe.Error
+			if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != 429 {
+				a.Log.Warn("payout refused by Stripe", "payout", p.PublicID, "err", err)
+				if ferr := a.Store.FailPayout(ctx, p.ID, err.Error()); ferr != nil {
+					return r, ferr
+				}
+				r.Failed++
+				continue
+			}
+			// Network trouble, rate limit or Stripe outage: the outcome is
+			// unknown, so the payout stays pending and the next run repeats
+			// the call with the same idempotency key.
+			a.Log.Warn("payout outcome unknown, will retry", "payout", p.PublicID, "err", err)
+			continue
+		}
+		if err := a.Store.ConfirmPayout(ctx, p.ID, id); err != nil {
+			return r, err
+		}
+		r.Paid++
+		r.PaidCents += p.AmountCents
+	}
+	return r, nil
+}
+
+func toLowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,134 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stripe/stripe-go/v76"
+
+	"trostpflaster/app"
+	"trostpflaster/models"
+)
+
+// recordingTransfers wraps the real (stripe-mock) transfers, recording every
+// idempotency key, and can pretend the process died right after Stripe
+// answered.
+type recordingTransfers struct {
+	inner app.Transferer
+	mu    sync.Mutex
+	keys  []string
+	crash bool
+	fail  *stripe.Error
+}
+
+func (r *recordingTransfers) CreateTransfer(ctx context.Context, acct string, cents int64, cur, group, key string) (string, error) {
+	r.mu.Lock()
+	r.keys = append(r.keys, key)
+	crash, fail := r.crash, r.fail
+	r.mu.Unlock()
+	if fail != nil {
+		return "", fail
+	}
+	id, err := r.inner.CreateTransfer(ctx, acct, cents, cur, group, key)
+	if err == nil && crash {
+		return "", errors.New("simulated crash after Stripe answered")
+	}
+	return id, err
+}
+
+func settleFixture(t *testing.T) (*app.App, *models.Merchant, string) {
+	t.Helper()
+	a := seeded(t, stripeEnv(t))
+	ctx := t.Context()
+	co, _ := a.Store.CompanyBySlug(ctx, "beispiel-verlag")
+	chefin, _ := a.Store.UserByEmail(ctx, "chefin@beispiel-verlag.example")
+	cafe, _ := a.Store.MerchantBySlug(ctx, "cafe-rheinblick")
+	a.DB.Model(&models.Merchant{}).Where("id = ?", cafe.ID).Updates(map[string]any{"stripe_account_id": "acct_1Cafe", "payouts_enabled": true})
+	g, _, err := a.Store.SendGift(ctx, nil, models.GiftSender{CompanyID: co.ID, UserID: &chefin.ID},
+		models.GiftInput{RecipientEmail: "k@example.com", AmountCents: 40_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Store.ClaimGift(ctx, a.Store.GiftClaimToken(g), cafe.ID); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = a.Store.GiftByClaimToken(ctx, a.Store.GiftClaimToken(g))
+	if _, _, _, err := a.Store.Redeem(ctx, cafe.ID, a.Store.VoucherCode(g), models.RedeemInput{AmountCents: 40_00}); err != nil {
+		t.Fatal(err)
+	}
+	key, _, _ := a.Store.CreateAPIKey(ctx, nil, &cafe.ID, "shop", models.ActorCLI)
+	return a, cafe, key
+}
+
+// The settlement run is killed between Stripe's answer and the booking, then
+// run again: one payout, one idempotency key for both calls, books verified.
+func TestSettlementSurvivesACrash(t *testing.T) {
+	t.Parallel()
+	a, cafe, key := settleFixture(t)
+	ctx := t.Context()
+	rec := &recordingTransfers{inner: a.Transfers, crash: true}
+	a.Transfers = rec
+	if r, err := a.Settle(ctx); err != nil || r.Paid != 0 {
+		t.Fatalf("crashed run: %+v %v", r, err)
+	}
+	payable, _ := a.Store.AccountBalance(ctx, models.AccountMerchantPayable(cafe.ID))
+	transit, _ := a.Store.AccountBalance(ctx, models.AccountMerchantTransit(cafe.ID))
+	if payable != 0 || transit != 38_00 {
+		t.Fatalf("after crash: payable %d transit %d", payable, transit)
+	}
+	verifyLedger(t, a.Store)
+
+	rec.crash = false
+	r, err := a.Settle(ctx)
+	if err != nil || r.Paid != 1 || r.PaidCents != 38_00 {
+		t.Fatalf("re-run: %+v %v", r, err)
+	}
+	if r, _ := a.Settle(ctx); r.Paid != 0 {
+		t.Fatal("third run paid again")
+	}
+	if len(rec.keys) != 2 || rec.keys[0] != rec.keys[1] {
+		t.Fatalf("idempotency keys %v", rec.keys)
+	}
+	var payouts []models.Payout
+	a.DB.Find(&payouts)
+	if len(payouts) != 1 || payouts[0].Status != models.PayoutPaid || !strings.HasPrefix(payouts[0].StripeTransferID, "tr_") {
+		t.Fatalf("payouts %+v", payouts)
+	}
+	out, _ := a.Store.AccountBalance(ctx, models.AccountPayoutStripe)
+	if out != 38_00 { // money that left the platform to the merchant
+		t.Fatalf("payout:stripe %d", out)
+	}
+	verifyLedger(t, a.Store)
+
+	res := (&voucherEnv{a: a}).call(t, key, "GET", "/api/v1/merchant/payouts", "", "")
+	if res.Status != 200 || !strings.Contains(res.Body, `"status":"paid"`) || !strings.Contains(res.Body, `"amount_cents":3800`) {
+		t.Fatalf("payouts API: %d %s", res.Status, res.Body)
+	}
+}
+
+// Stripe refusing a transfer leaves the amount payable and visible; small
+// payables wait for the minimum.
+func TestSettlementRefusedAndMinimum(t *testing.T) {
+	t.Parallel()
+	a, cafe, _ := settleFixture(t)
+	ctx := t.Context()
+	a.Transfers = &recordingTransfers{inner: a.Transfers, fail: &stripe.Error{HTTPStatusCode: 400, Msg: "account not ready"}}
+	if r, err := a.Settle(ctx); err != nil || r.Failed != 1 {
+		t.Fatalf("refused: %+v %v", r, err)
+	}
+	payable, _ := a.Store.AccountBalance(ctx, models.AccountMerchantPayable(cafe.ID))
+	var p models.Payout
+	a.DB.First(&p)
+	if payable != 38_00 || p.Status != models.PayoutFailed || !strings.Contains(p.Error, "account not ready") {
+		t.Fatalf("after refusal: payable %d payout %+v", payable, p)
+	}
+	verifyLedger(t, a.Store)
+	a.Cfg.SettlementMinCents = 50_00
+	a.Transfers = &recordingTransfers{inner: a.Transfers}
+	if r, _ := a.Settle(ctx); r.Paid != 0 {
+		t.Fatal("paid below the minimum")
+	}
+}
