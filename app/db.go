@@ -158,6 +158,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Payout{})
 			},
 		},
+		{
+			ID: "0006_topups",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Topup{})
+			},
+		},
 	}
 }
 

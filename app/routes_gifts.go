@@ -14,6 +14,7 @@ func giftsRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, st
 	api.Get("/gifts/:id", h.RequireCompanyKey, h.APIGift)
 	api.Post("/gifts/:id/cancel", h.RequireCompanyKey, h.APIGiftCancel)
 	api.Get("/company/balance", h.RequireCompanyKey, h.APICompanyBalance)
+	api.Post("/company/topups", h.RequireCompanyKey, h.APITopupCreate)
 
 	member := []fiber.Handler{h.RequireUser, h.RequireCompanyMember}
 	admin := []fiber.Handler{h.RequireUser, h.RequireCompanyAdmin}

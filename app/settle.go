@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/stripe/stripe-go/v76"
+
+	"trostpflaster/handlers"
 )
 
 // Transferer sends money to a connected account. The idempotency key makes a
@@ -93,4 +95,34 @@ func toLowerASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// CreateCheckoutSession starts a Checkout payment (card or SEPA debit) for a
+// company top-up.
+func (p *stripePayments) CreateCheckoutSession(ctx context.Context, in handlers.CheckoutInput) (string, string, error) {
+	params := &stripe.CheckoutSessionParams{
+		Mode:               stripe.String(string(stripe.CheckoutSessionModePayment)),
+		ClientReferenceID:  stripe.String(in.TopupID),
+		SuccessURL:         stripe.String(in.SuccessURL),
+		CancelURL:          stripe.String(in.CancelURL),
+		PaymentMethodTypes: stripe.StringSlice([]string{"card", "sepa_debit"}),
+		LineItems: []*stripe.CheckoutSessionLineItemParams{{
+			Quantity: stripe.Int64(1),
+			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
+				Currency:   stripe.String(toLowerASCII(in.Currency)),
+				UnitAmount: stripe.Int64(in.AmountCents),
+				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{
+					Name: stripe.String("Trostpflaster-Guthaben"),
+				},
+			},
+		}},
+	}
+	params.Context = ctx
+	params.AddMetadata("topup_id", in.TopupID)
+	params.SetIdempotencyKey("trostpflaster-checkout-" + in.TopupID)
+	sess, err := p.api.CheckoutSessions.New(params)
+	if err != nil {
+		return "", "", fmt.Errorf("stripe: checkout session: %w", err)
+	}
+	return sess.ID, sess.URL, nil
 }

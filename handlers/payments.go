@@ -20,6 +20,19 @@ type Payments interface {
 	CreateOnboardingLink(ctx context.Context, accountID, refreshURL, returnURL string) (string, error)
 	// ConnectedAccount fetches the account's current state (AsOf = now).
 	ConnectedAccount(ctx context.Context, accountID string) (*models.StripeAccountState, error)
+	// CreateCheckoutSession starts a Stripe Checkout payment for a company
+	// top-up (client_reference_id = the top-up's public id) and returns the
+	// session id and the URL to send the payer to.
+	CreateCheckoutSession(ctx context.Context, in CheckoutInput) (id, url string, err error)
+}
+
+// CheckoutInput describes a top-up payment.
+type CheckoutInput struct {
+	TopupID     string
+	AmountCents int64
+	Currency    string
+	SuccessURL  string
+	CancelURL   string
 }
 
 // ConnectedAccountInput describes the merchant an account is created for.

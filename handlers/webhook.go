@@ -26,7 +26,10 @@ type stripeEventHandler func(ctx context.Context, ev *stripe.Event) (string, err
 // not listed are stored, logged and answered 200.
 func (h *Handlers) stripeEventHandlers() map[string]stripeEventHandler {
 	return map[string]stripeEventHandler{
-		"account.updated": h.onStripeAccountUpdated,
+		"account.updated":                          h.onStripeAccountUpdated,
+		"checkout.session.completed":               h.onCheckoutCompleted,
+		"checkout.session.async_payment_succeeded": h.onCheckoutCompleted,
+		"checkout.session.async_payment_failed":    h.onCheckoutCompleted,
 	}
 }
 

@@ -245,6 +245,6 @@ func AllModels() []any {
 		&StripeEvent{},
 		&MerchantLogo{}, &MerchantInvite{},
 		&WebhookEndpoint{}, &WebhookDelivery{},
-		&Redemption{}, &Payout{},
+		&Redemption{}, &Payout{}, &Topup{},
 	}
 }
