@@ -263,5 +263,10 @@ func (s *Store) VerifyLedger(ctx context.Context) ([]LedgerProblem, error) {
 		return nil, err
 	}
 	out = append(out, gp...)
+	pp, err := s.verifyPayouts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, pp...)
 	return out, nil
 }

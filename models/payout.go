@@ -163,3 +163,45 @@ func (s *Store) MerchantPayouts(ctx context.Context, merchantID uint) ([]Payout,
 	err := s.db.WithContext(ctx).Where("merchant_id = ?", merchantID).Order("id DESC").Limit(200).Find(&ps).Error
 	return ps, err
 }
+
+// verifyPayouts adds the settlement invariant to VerifyLedger: what sits in a
+// merchant's transit account is exactly its pending payouts, and every paid
+// payout has its Stripe transfer id.
+func (s *Store) verifyPayouts(ctx context.Context) ([]LedgerProblem, error) {
+	db := s.db.WithContext(ctx)
+	type row struct {
+		MerchantID uint
+		Pending    int64
+	}
+	var rows []row
+	if err := db.Model(&Payout{}).Select("merchant_id, SUM(amount_cents) AS pending").Where("status = ?", PayoutPending).
+		Group("merchant_id").Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	pending := map[string]int64{}
+	for _, r := range rows {
+		pending[AccountMerchantTransit(r.MerchantID)] = r.Pending
+	}
+	var accs []LedgerAccount
+	if err := db.Where("code LIKE ?", "transit:merchant:%").Find(&accs).Error; err != nil {
+		return nil, err
+	}
+	var out []LedgerProblem
+	for _, a := range accs {
+		if a.Balance != pending[a.Code] {
+			out = append(out, LedgerProblem{"payout_transit", fmt.Sprintf("%s holds %d, pending payouts %d", a.Code, a.Balance, pending[a.Code])})
+		}
+		delete(pending, a.Code)
+	}
+	for code, amt := range pending {
+		out = append(out, LedgerProblem{"payout_transit", fmt.Sprintf("%s missing for pending payouts of %d", code, amt)})
+	}
+	var unpaid int64
+	if err := db.Model(&Payout{}).Where("status = ? AND stripe_transfer_id = ''", PayoutPaid).Count(&unpaid).Error; err != nil {
+		return nil, err
+	}
+	if unpaid > 0 {
+		out = append(out, LedgerProblem{"payout_transfer", fmt.Sprintf("%d paid payouts without a Stripe transfer id", unpaid)})
+	}
+	return out, nil
+}
