@@ -164,6 +164,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Topup{})
 			},
 		},
+		{
+			ID: "0007_feedback",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Gift{})
+			},
+		},
 	}
 }
 

@@ -24,6 +24,7 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 
 	web.Get("/c/:token", claimLimit, h.ClaimPage)
 	web.Post("/c/:token/claim", claimLimit, h.ClaimChoose)
+	web.Post("/c/:token/feedback", claimLimit, h.ClaimFeedback)
 	api.Get("/claims/:token", claimLimit, h.APIClaim)
 	api.Post("/claims/:token", claimLimit, h.APIClaimCreate)
 

@@ -369,3 +369,52 @@ func TestVoucherPagesAndTill(t *testing.T) {
 		}
 	}
 }
+
+// After use the recipient is asked "Did this make up for it?"; the answer
+// reaches the company (API and webhook), once, and never the partner.
+func TestFeedbackReachesTheCompanyOnly(t *testing.T) {
+	t.Parallel()
+	e := newVoucherEnv(t, "sqlite")
+	ctx := t.Context()
+	chefin, _ := e.a.Store.UserByEmail(ctx, "chefin@beispiel-verlag.example")
+	hook, err := e.a.Store.AddWebhookEndpoint(ctx, e.company.ID, chefin.ID, "https://desk.example/hook", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, token := e.gift(t, 20_00, e.cafe)
+	code := e.claim(t, token, e.cafe)
+	customer := apptest.NewClient(t, e.a.HTTP)
+	if res := customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"yes"}}); res.Status != 409 {
+		t.Fatalf("feedback before use: %d", res.Status)
+	}
+	if res := e.call(t, e.cafeKey, "POST", "/api/v1/vouchers/"+code+"/redemptions", "f1", redeemBody(5_00)); res.Status != 201 {
+		t.Fatal(res.Body)
+	}
+	if page := customer.Get("/c/" + token); !strings.Contains(page.Body, `id="feedback"`) {
+		t.Fatal("no feedback question after use")
+	}
+	if res := customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"maybe"}}); res.Status != 422 {
+		t.Fatalf("bad answer: %d", res.Status)
+	}
+	if res := customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"partly"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("feedback: %d", res.Status)
+	}
+	customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"no"}})
+	var after models.Gift
+	e.a.DB.First(&after, g.ID)
+	if after.Feedback != "partly" {
+		t.Fatalf("feedback %q", after.Feedback)
+	}
+	companyKey, _, _ := e.a.Store.CreateAPIKey(ctx, &e.company.ID, nil, "desk", models.ActorCLI)
+	if res := e.call(t, companyKey, "GET", "/api/v1/gifts/"+g.PublicID, "", ""); !strings.Contains(res.Body, `"feedback":"partly"`) {
+		t.Fatalf("company API: %s", res.Body)
+	}
+	if res := e.call(t, e.cafeKey, "GET", "/api/v1/vouchers/"+code, "", ""); strings.Contains(res.Body, "feedback") || strings.Contains(res.Body, "partly") {
+		t.Fatalf("partner sees feedback: %s", res.Body)
+	}
+	var n int64
+	e.a.DB.Model(&models.WebhookDelivery{}).Where("endpoint_id = ? AND event_type = ? AND payload LIKE ?", hook.ID, models.HookGiftFeedback, "%partly%").Count(&n)
+	if n != 1 {
+		t.Fatalf("%d feedback webhooks", n)
+	}
+}

@@ -37,6 +37,7 @@ type apiGift struct {
 	Merchants      []apiGiftMerchant `json:"merchants"`
 	MerchantID     *uint             `json:"merchant_id"`
 	DecisionNote   string            `json:"decision_note,omitempty"`
+	Feedback       string            `json:"feedback,omitempty"` // the recipient's "did this make up for it?"
 	ExpiresAt      time.Time         `json:"expires_at"`
 	CreatedAt      time.Time         `json:"created_at"`
 	SentAt         *time.Time        `json:"sent_at"`
@@ -51,7 +52,7 @@ func (h *Handlers) apiGift(g *models.Gift) apiGift {
 	out := apiGift{ID: g.PublicID, Status: g.Status, ClaimURL: h.claimURL(g), AmountCents: g.AmountCents,
 		BalanceCents: g.BalanceCents, Currency: g.Currency, RecipientName: g.RecipientName,
 		RecipientEmail: g.RecipientEmail, Message: g.Message, Reference: g.Reference, ReasonCode: g.ReasonCode,
-		Notify: g.Notify, Language: g.Lang, MerchantID: g.MerchantID, DecisionNote: g.DecisionNote,
+		Notify: g.Notify, Language: g.Lang, MerchantID: g.MerchantID, DecisionNote: g.DecisionNote, Feedback: g.Feedback,
 		ExpiresAt: g.ExpiresAt, CreatedAt: g.CreatedAt, SentAt: g.SentAt, CancelledAt: g.CancelledAt,
 		Merchants: []apiGiftMerchant{}}
 	if g.Status == models.GiftPendingApproval || g.Status == models.GiftCancelled {

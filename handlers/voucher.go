@@ -78,6 +78,16 @@ func (h *Handlers) ClaimChoose(c *fiber.Ctx) error {
 	return seeOther(c, "/c/"+token)
 }
 
+// ClaimFeedback stores the recipient's answer to "Did this make up for it?".
+func (h *Handlers) ClaimFeedback(c *fiber.Ctx) error {
+	claimHeaders(c)
+	token := strings.Clone(c.Params("token"))
+	if _, err := h.store.GiveFeedback(c.UserContext(), token, c.FormValue("feedback")); err != nil {
+		return err
+	}
+	return seeOther(c, "/c/"+token)
+}
+
 type apiVoucher struct {
 	Code         string    `json:"code"`
 	BalanceCents int64     `json:"balance_cents"`

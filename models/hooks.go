@@ -21,6 +21,7 @@ const (
 	HookVoucherRedeem  = "voucher.redeemed"
 	HookGiftExpired    = "gift.expired"
 	HookGiftCancelled  = "gift.cancelled"
+	HookGiftFeedback   = "gift.feedback"
 	HookTestPing       = "test.ping"
 	hookMaxAttempts    = 10
 	hookMaxEndpoints   = 10
@@ -32,7 +33,7 @@ const (
 )
 
 // HookEvents lists the event types endpoints receive.
-var HookEvents = []string{HookGiftSent, HookGiftClaimed, HookVoucherRedeem, HookGiftExpired, HookGiftCancelled}
+var HookEvents = []string{HookGiftSent, HookGiftClaimed, HookVoucherRedeem, HookGiftExpired, HookGiftCancelled, HookGiftFeedback}
 
 // WebhookEndpoint is a company's help-desk URL that receives signed events.
 // Its signing secret is never stored: it is derived from the server secret

@@ -28,6 +28,47 @@ const (
 // it can be shown to the recipient again while a database copy reveals none.
 type GiftVoucher struct {
 	CodeHash *string `gorm:"size:64;uniqueIndex"`
+	// Feedback is the recipient's answer to "Did this make up for it?"
+	// (yes, partly, no), given once after use. It reaches the company,
+	// never the partner.
+	Feedback   string `gorm:"size:10;not null;default:''"`
+	FeedbackAt *time.Time
+}
+
+// Feedback answers.
+var FeedbackAnswers = []string{"yes", "partly", "no"}
+
+// GiveFeedback records the recipient's answer once, after the voucher was
+// used, and reports it to the company's webhooks (gift.feedback).
+func (s *Store) GiveFeedback(ctx context.Context, token, answer string) (*Gift, error) {
+	ok := false
+	for _, a := range FeedbackAnswers {
+		ok = ok || a == answer
+	}
+	if !ok {
+		return nil, ValidationErrors{"feedback": MsgInvalid}
+	}
+	g, err := s.GiftByClaimToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if g.Status != GiftPartiallyRedeemed && g.Status != GiftRedeemed {
+		return nil, ErrConflict
+	}
+	now := s.Now()
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Gift{}).Where("id = ? AND feedback = ''", g.ID).Updates(map[string]any{"feedback": answer, "feedback_at": now})
+		if res.Error != nil || res.RowsAffected != 1 {
+			return res.Error // answered already: the first answer stands
+		}
+		data := giftHookData(g)
+		data["feedback"] = answer
+		return s.emitHook(tx, g.CompanyID, HookGiftFeedback, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.giftByID(ctx, g.ID)
 }
 
 // Redemption is one use of a voucher at its partner, in store or online.
