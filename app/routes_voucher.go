@@ -40,4 +40,7 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 	web.Post("/merchant/redeem/lookup", append(till, tillLimit, h.RedeemLookup)...)
 	web.Post("/merchant/redeem", append(till, tillLimit, h.Redeem)...)
 	web.Post("/merchant/redemptions/:id/reversal", append(till, h.RedeemUndo)...)
+	web.Get("/merchant/payouts", append(till, h.MerchantPayoutsPage)...)
+	web.Get("/admin/ledger", h.RequirePlatformAdmin, h.AdminLedger)
+	web.Get("/admin/ledger.csv", h.RequirePlatformAdmin, h.AdminLedgerCSV)
 }

@@ -187,6 +187,11 @@ func TestNormalizeCode(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+	for in, want := range map[string]string{"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")", "+1": "'+1", "-2": "'-2", "@SUM": "'@SUM", "\tx": "'\tx", "Bäckerei": "Bäckerei", "": ""} {
+		if got := models.SafeCell(in); got != want {
+			t.Errorf("SafeCell(%q) = %q", in, got)
+		}
+	}
 	if models.Commission(12_50, 500) != 63 || models.Commission(10_00, 500) != 50 || models.Commission(1, 500) != 0 {
 		t.Error("commission rounding")
 	}

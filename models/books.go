@@ -1,0 +1,86 @@
+package models
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// LedgerEntryRow is one entry with its transaction, for the explorer and the
+// accountant's export.
+type LedgerEntryRow struct {
+	TransactionID uint
+	Kind          string
+	Memo          string
+	CreatedAt     time.Time
+	Account       string
+	Amount        int64
+	Currency      string
+}
+
+// LedgerAccounts lists every account with its balance (the explorer).
+func (s *Store) LedgerAccounts(ctx context.Context) ([]LedgerAccount, error) {
+	var as []LedgerAccount
+	err := s.db.WithContext(ctx).Order("code").Find(&as).Error
+	return as, err
+}
+
+// LedgerEntries lists entries, newest transactions first, optionally for one
+// account (code) only.
+func (s *Store) LedgerEntries(ctx context.Context, account string, limit int) ([]LedgerEntryRow, error) {
+	q := s.db.WithContext(ctx).Table("ledger_entries e").
+		Select("t.id AS transaction_id, t.kind, t.memo, t.created_at, a.code AS account, e.amount, e.currency").
+		Joins("JOIN ledger_transactions t ON t.id = e.transaction_id").
+		Joins("JOIN ledger_accounts a ON a.id = e.account_id").
+		Order("t.id DESC, e.id")
+	if account != "" {
+		q = q.Where("a.code = ?", account)
+	}
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	var rows []LedgerEntryRow
+	err := q.Scan(&rows).Error
+	return rows, err
+}
+
+// WriteLedgerCSV writes every entry for the accountant: one line per entry,
+// amounts in cents and as decimal euros, text cells protected against
+// spreadsheet formula injection.
+func (s *Store) WriteLedgerCSV(ctx context.Context, w io.Writer) error {
+	rows, err := s.LedgerEntries(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Comma = ';' // German spreadsheets
+	if err := cw.Write([]string{"transaction", "date", "kind", "account", "amount_cents", "amount", "currency", "memo"}); err != nil {
+		return err
+	}
+	for i := len(rows) - 1; i >= 0; i-- { // oldest first
+		r := rows[i]
+		sign := ""
+		a := r.Amount
+		if a < 0 {
+			sign, a = "-", -a
+		}
+		if err := cw.Write([]string{fmt.Sprint(r.TransactionID), r.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), SafeCell(r.Kind), SafeCell(r.Account),
+			fmt.Sprint(r.Amount), fmt.Sprintf("%s%d,%02d", sign, a/100, a%100), r.Currency, SafeCell(r.Memo)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// SafeCell neutralises spreadsheet formula injection: a cell starting with
+// = + - @ tab or CR gets a leading apostrophe.
+func SafeCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
