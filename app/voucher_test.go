@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -77,17 +76,7 @@ func (e *voucherEnv) claim(t *testing.T, token string, m *models.Merchant) strin
 
 func (e *voucherEnv) call(t *testing.T, key, method, path, idem, body string) *apptest.Response {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if idem != "" {
-		req.Header.Set("Idempotency-Key", idem)
-	}
-	return apptest.NewClient(t, e.a.HTTP).Do(req)
+	return (&giftEnv{a: e.a}).api(t, key, method, path, idem, body)
 }
 
 func redeemBody(cents int64) string {
