@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"trostpflaster/app/apptest"
+	"trostpflaster/models"
 )
 
 func TestLedgerExplorerAndPayoutsPage(t *testing.T) {
@@ -35,5 +36,38 @@ func TestLedgerExplorerAndPayoutsPage(t *testing.T) {
 	res := owner.Get("/merchant/payouts")
 	if res.Status != 200 || !strings.Contains(res.Body, `id="payable">11,87 €`) {
 		t.Fatalf("payouts page: %d", res.Status)
+	}
+}
+
+func TestGiftsCSVExport(t *testing.T) {
+	t.Parallel()
+	e := newVoucherEnv(t, "sqlite")
+	ctx := t.Context()
+	g, _, err := e.a.Store.SendGift(ctx, nil, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", RecipientName: "Kim", AmountCents: 15_00,
+		MerchantIDs: []uint{e.cafe.ID}, Reference: `=HYPERLINK("http://evil","x")`, Notify: models.NotifyNone}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := apptest.NewClient(t, e.a.HTTP)
+	admin.Login("chefin@beispiel-verlag.example", "demo-chefin-2026")
+	res := admin.Get("/gifts/export.csv")
+	if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("export: %d", res.Status)
+	}
+	if !strings.Contains(res.Body, g.PublicID) || !strings.Contains(res.Body, "15,00") || !strings.Contains(res.Body, `'=HYPERLINK`) {
+		t.Fatalf("export body:\n%s", res.Body)
+	}
+	if strings.Contains(res.Body, "kim@example.com") || strings.Contains(res.Body, ";=") {
+		t.Fatal("export leaks the recipient or keeps a formula cell")
+	}
+	agent := apptest.NewClient(t, e.a.HTTP)
+	agent.Login("agent1@beispiel-verlag.example", "demo-agent-2026")
+	if res := agent.Get("/gifts/export.csv"); res.Status != 404 {
+		t.Fatalf("agent export: %d", res.Status)
+	}
+	other := apptest.NewClient(t, e.a.HTTP)
+	other.PostForm("/signup/company", signupForm("company", map[string]string{"email": "o@other.example", "org_name": "Other"}))
+	if res := other.Get("/gifts/export.csv"); res.Status != 200 || strings.Contains(res.Body, g.PublicID) {
+		t.Fatalf("other company export: %d", res.Status)
 	}
 }

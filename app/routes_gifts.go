@@ -23,6 +23,7 @@ func giftsRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, st
 	web.Get("/gifts/recent", append(member, h.GiftRecent)...)
 	web.Post("/gifts", append(member, h.GiftCreate)...)
 	web.Get("/gifts/approvals", append(admin, h.GiftApprovals)...)
+	web.Get("/gifts/export.csv", append(admin, h.GiftsCSV)...)
 	web.Get("/gifts/:id", append(member, h.GiftShow)...)
 	web.Post("/gifts/:id/cancel", append(member, h.GiftCancel)...)
 	web.Post("/gifts/:id/approve", append(admin, h.GiftApprove)...)

@@ -66,3 +66,15 @@ func (h *Handlers) MerchantPayoutsPage(c *fiber.Ctx) error {
 	}
 	return h.render(c, fiber.StatusOK, "payouts", merchantPayoutsPage{Page: h.page(c, "payouts.title"), Merchant: ms.Merchant, Payouts: ps, Payable: payable})
 }
+
+// GiftsCSV exports the company's gifts (company admins).
+func (h *Handlers) GiftsCSV(c *fiber.Ctx) error {
+	var buf bytes.Buffer
+	if err := h.store.WriteGiftsCSV(c.UserContext(), *memberOf(c).CompanyID, &buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="trostpflaster-gifts.csv"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(buf.Bytes())
+}

@@ -84,3 +84,36 @@ func SafeCell(s string) string {
 	}
 	return s
 }
+
+// WriteGiftsCSV exports a company's gifts for its own reporting: no
+// recipient names or addresses (they are erased after the retention period
+// and are not needed for reports), text cells protected against formula
+// injection, oldest first.
+func (s *Store) WriteGiftsCSV(ctx context.Context, companyID uint, w io.Writer) error {
+	var gs []Gift
+	if err := s.db.WithContext(ctx).Preload("Merchant").Preload("SenderUser").Where("company_id = ?", companyID).
+		Order("id").Find(&gs).Error; err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Comma = ';'
+	if err := cw.Write([]string{"gift", "created", "status", "amount", "balance", "currency", "partner", "reference", "reason", "sent_by", "feedback"}); err != nil {
+		return err
+	}
+	euros := func(c int64) string { return fmt.Sprintf("%d,%02d", c/100, c%100) }
+	for _, g := range gs {
+		partner, sender := "", ""
+		if g.Merchant != nil {
+			partner = g.Merchant.Name
+		}
+		if g.SenderUser != nil {
+			sender = g.SenderUser.Name
+		}
+		if err := cw.Write([]string{g.PublicID, g.CreatedAt.UTC().Format("2006-01-02"), g.Status, euros(g.AmountCents), euros(g.BalanceCents),
+			g.Currency, SafeCell(partner), SafeCell(g.Reference), SafeCell(g.ReasonCode), SafeCell(sender), g.Feedback}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
