@@ -43,4 +43,6 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 	web.Get("/merchant/payouts", append(till, h.MerchantPayoutsPage)...)
 	web.Get("/admin/ledger", h.RequirePlatformAdmin, h.AdminLedger)
 	web.Get("/admin/ledger.csv", h.RequirePlatformAdmin, h.AdminLedgerCSV)
+	web.Get("/admin/credit", h.RequirePlatformAdmin, h.AdminCredit)
+	web.Post("/admin/credit", h.RequirePlatformAdmin, h.AdminCreditGrant)
 }

@@ -117,3 +117,26 @@ func (s *Store) WriteGiftsCSV(ctx context.Context, companyID uint, w io.Writer) 
 	cw.Flush()
 	return cw.Error()
 }
+
+// CompanyCredit is one company with its available credit (admin overview).
+type CompanyCredit struct {
+	Company
+	CreditCents int64
+}
+
+// CompaniesWithCredit lists every company with its available credit.
+func (s *Store) CompaniesWithCredit(ctx context.Context) ([]CompanyCredit, error) {
+	var cs []Company
+	if err := s.db.WithContext(ctx).Order("name").Find(&cs).Error; err != nil {
+		return nil, err
+	}
+	out := make([]CompanyCredit, 0, len(cs))
+	for _, c := range cs {
+		bal, err := s.AccountBalance(ctx, AccountCompanyCredit(c.ID))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, CompanyCredit{Company: c, CreditCents: bal})
+	}
+	return out, nil
+}
