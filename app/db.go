@@ -170,6 +170,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Gift{})
 			},
 		},
+		{
+			ID: "0008_merchant_commission",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Merchant{})
+			},
+		},
 	}
 }
 

@@ -407,3 +407,19 @@ func TestFeedbackReachesTheCompanyOnly(t *testing.T) {
 		t.Fatalf("%d feedback webhooks", n)
 	}
 }
+
+// A merchant's own commission rate overrides the region's.
+func TestMerchantCommissionOverride(t *testing.T) {
+	t.Parallel()
+	e := newVoucherEnv(t, "sqlite")
+	e.a.DB.Model(&models.Merchant{}).Where("id = ?", e.bakery.ID).Update("commission_bp", 250)
+	_, token := e.gift(t, 20_00, e.bakery)
+	code := e.claim(t, token, e.bakery)
+	if res := e.call(t, e.bakeryKey, "POST", "/api/v1/vouchers/"+code+"/redemptions", "o1", redeemBody(10_00)); res.Status != 201 {
+		t.Fatal(res.Body)
+	}
+	payable, _ := e.a.Store.AccountBalance(t.Context(), models.AccountMerchantPayable(e.bakery.ID))
+	if payable != 9_75 {
+		t.Fatalf("payable %d, want 975 (2,5 %% commission)", payable)
+	}
+}

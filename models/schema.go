@@ -63,6 +63,8 @@ type Merchant struct {
 	MerchantStripe
 	// Offer, logo, capacity and review state (models/onboarding.go).
 	MerchantOnboarding
+	// Commission override (models/voucher.go).
+	MerchantCommission
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -26,6 +26,20 @@ const (
 // hash of its voucher code (embedded in Gift). The code itself is never
 // stored; it is derived from the server secret and the gift's public id, so
 // it can be shown to the recipient again while a database copy reveals none.
+// MerchantCommission is a per-merchant commission override in basis points
+// (embedded in Merchant); nil means the region's rate.
+type MerchantCommission struct {
+	CommissionBP *int64
+}
+
+// CommissionRate is the merchant's commission in basis points.
+func (m *Merchant) CommissionRate() int64 {
+	if m.CommissionBP != nil {
+		return *m.CommissionBP
+	}
+	return m.Region.CommissionBP
+}
+
 type GiftVoucher struct {
 	CodeHash *string `gorm:"size:64;uniqueIndex"`
 	// Feedback is the recipient's answer to "Did this make up for it?"
@@ -298,7 +312,7 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if err := s.db.WithContext(ctx).Preload("Region").First(&m, merchantID).Error; err != nil {
 		return nil, nil, false, notFound(err)
 	}
-	commission := Commission(in.AmountCents, m.Region.CommissionBP)
+	commission := Commission(in.AmountCents, m.CommissionRate())
 	now := s.Now()
 	r := Redemption{PublicID: "rd_" + newPublicID(), GiftID: g.ID, MerchantID: merchantID, AmountCents: in.AmountCents,
 		CommissionCents: commission, Currency: g.Currency, Reference: in.Reference, BasketCents: in.BasketCents,
