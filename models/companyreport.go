@@ -366,3 +366,13 @@ func (r *CompanyReport) WritePartnersCSV(w io.Writer) error {
 	return writeReportCSV(w, []string{"partner_id", "partner", "city", "offered_count", "claimed_count", "claimed_cents", "claimed",
 		"redeemed_cents", "redeemed", "currency"}, rows)
 }
+
+// RemainingCents is what is left of the agent's monthly budget (never below
+// zero), or nil without a monthly budget.
+func (r AgentLimitRow) RemainingCents() *int64 {
+	if r.MonthlyBudgetCents == nil {
+		return nil
+	}
+	left := max(*r.MonthlyBudgetCents-r.UsedCents, 0)
+	return &left
+}
