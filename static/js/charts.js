@@ -46,7 +46,7 @@
     var whole = moneyFormat(data.currency, 0);
     var valueAxis = {
       beginAtZero: true,
-      ticks: { color: ink, callback: function (v) { return whole.format(v); } },
+      ticks: { color: ink, precision: 0, callback: function (v) { return whole.format(v); } },
       grid: { color: grid }
     };
     var labelAxis = { ticks: { color: ink, autoSkip: true }, grid: { display: false } };
