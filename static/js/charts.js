@@ -114,6 +114,11 @@
     });
   }
 
+  function hasValue(data, partners) {
+    var rows = (partners ? data.partners : data.months) || [];
+    return rows.some(function (r) { return (r.sent_cents || 0) + r.claimed_cents + r.redeemed_cents > 0; });
+  }
+
   var requests = {};
   function load(url) {
     if (!requests[url]) {
@@ -130,7 +135,11 @@
     var canvas = box.querySelector('canvas[data-chart]');
     if (!canvas) return;
     load(box.getAttribute('data-report-url')).then(function (data) {
-      if (canvas.getAttribute('data-chart') === 'partners') drawPartners(canvas, data);
+      var partners = canvas.getAttribute('data-chart') === 'partners';
+      // Nothing to draw (a new company, or partners only offered so far):
+      // an empty plot says less than the table below it.
+      if (!hasValue(data, partners)) box.classList.add('cd-empty');
+      else if (partners) drawPartners(canvas, data);
       else drawMonths(canvas, data);
       canvas.setAttribute('data-ready', '1');
     }).catch(function () {
