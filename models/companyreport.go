@@ -212,7 +212,7 @@ func monthIndex(from, t time.Time) int {
 // feedback) of the period into the report's months and partners.
 func (s *Store) reportGifts(q *gorm.DB, r *CompanyReport, from, until time.Time, partner func(uint) *ReportPartner) error {
 	rows, err := q.Select("g.amount_cents, g.merchant_id, g.sent_at, g.claimed_at, g.expired_at, g.cancelled_at, g.feedback, g.feedback_at").
-		Where("g.sent_at >= ? OR g.claimed_at >= ? OR g.expired_at >= ? OR g.cancelled_at >= ? OR g.feedback_at >= ?", from, from, from, from, from).
+		Where("(g.sent_at >= ? OR g.claimed_at >= ? OR g.expired_at >= ? OR g.cancelled_at >= ? OR g.feedback_at >= ?)", from, from, from, from, from).
 		Rows()
 	if err != nil {
 		return err
