@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"trostpflaster/app"
@@ -86,6 +89,48 @@ func TestBrowserGiftApproval(t *testing.T) {
 	if status1 != "Gesendet" || status2 != "Wartet auf Freigabe" || afterApprove != "Gesendet" {
 		t.Fatalf("statuses %q %q %q", status1, status2, afterApprove)
 	}
+
+	// The admin's report draws its charts; CSP violations and script errors
+	// would show up as console errors.
+	var mu sync.Mutex
+	var consoleErrors []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			consoleErrors = append(consoleErrors, e.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError {
+				consoleErrors = append(consoleErrors, "console.error")
+			}
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.LevelError {
+				consoleErrors = append(consoleErrors, e.Entry.Text)
+			}
+		}
+	})
+	var sentStat string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/dashboard"),
+		chromedp.Click("#company-report", chromedp.ByQuery),
+		chromedp.WaitVisible(`#chart-months[data-ready="1"]`, chromedp.ByQuery),
+		// No value claimed or redeemed at a partner yet: that chart stays hidden.
+		chromedp.WaitReady(`.cd-empty #chart-partners[data-ready="1"]`, chromedp.ByQuery),
+		chromedp.Text("#stat-sent", &sentStat, chromedp.ByQuery),
+		screenshot(filepath.Join(dir, "company-report.png")),
+	)
+	if err != nil {
+		t.Fatalf("report in the browser: %v", err)
+	}
+	if sentStat != "50,00 €" {
+		t.Errorf("report: sent %q", sentStat)
+	}
+	mu.Lock()
+	if len(consoleErrors) > 0 {
+		t.Errorf("console errors on the report: %v", consoleErrors)
+	}
+	mu.Unlock()
 	if n := a.DeliverMails(t.Context()); n != 2 {
 		t.Fatalf("delivered %d mails", n)
 	}
