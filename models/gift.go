@@ -62,7 +62,9 @@ const (
 	MsgGiftNearEmpty      = "gift_near_empty"
 )
 
-// GiftReasons are the reason codes an agent can pick.
+// GiftReasons are the default reason codes every company starts with (see
+// defaultGiftReasons); what an agent may pick is the company's own active
+// list (Store.GiftReasons), which SendGift checks.
 var GiftReasons = []string{"late_delivery", "defect", "service_failure", "wrong_item", "billing", "goodwill", "other"}
 
 // Gift is a company's goodwill gift and, once claimed, the recipient's
