@@ -176,6 +176,17 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Merchant{})
 			},
 		},
+		{
+			// Message templates, reason lists, partner networks, the
+			// per-customer cap and scheduled delivery (gifts.send_at; a
+			// recipient mail knows its gift so cancelling withdraws it).
+			// Companies get their default reasons on first use.
+			ID: "0009_gifting_extras",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Gift{}, &models.Mail{}, &models.GiftTemplate{},
+					&models.GiftReason{}, &models.PreferredPartner{}, &models.GiftSettings{})
+			},
+		},
 	}
 }
 

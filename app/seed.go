@@ -125,6 +125,9 @@ func SeedDemo(ctx context.Context, store *models.Store, places *models.Places) (
 			return nil, err
 		}
 	}
+	if err := store.EnsureGiftReasons(ctx, company.ID); err != nil {
+		return nil, err
+	}
 	if _, err := store.GrantCredit(ctx, company.ID, 500_00, "seed:credit:beispiel-verlag", "demo credit", models.ActorSystem); err != nil && !errors.Is(err, gorm.ErrDuplicatedKey) {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ type apiGift struct {
 	Message        string            `json:"message"`
 	Reference      string            `json:"reference"`
 	ReasonCode     string            `json:"reason_code"`
+	Reason         string            `json:"reason"` // same as reason_code
 	Notify         string            `json:"notify"`
 	Language       string            `json:"language"`
 	Merchants      []apiGiftMerchant `json:"merchants"`
@@ -41,6 +42,8 @@ type apiGift struct {
 	ExpiresAt      time.Time         `json:"expires_at"`
 	CreatedAt      time.Time         `json:"created_at"`
 	SentAt         *time.Time        `json:"sent_at"`
+	SendAt         *time.Time        `json:"send_at"`   // scheduled delivery, null: at once
+	Scheduled      bool              `json:"scheduled"` // send_at still ahead: mail waits, claim link not yet open
 	CancelledAt    *time.Time        `json:"cancelled_at"`
 }
 
@@ -52,7 +55,7 @@ func (h *Handlers) apiGift(g *models.Gift) apiGift {
 	out := apiGift{ID: g.PublicID, Status: g.Status, ClaimURL: h.claimURL(g), AmountCents: g.AmountCents,
 		BalanceCents: g.BalanceCents, Currency: g.Currency, RecipientName: g.RecipientName,
 		RecipientEmail: g.RecipientEmail, Message: g.Message, Reference: g.Reference, ReasonCode: g.ReasonCode,
-		Notify: g.Notify, Language: g.Lang, MerchantID: g.MerchantID, DecisionNote: g.DecisionNote, Feedback: g.Feedback,
+		Reason: g.ReasonCode, SendAt: g.SendAt, Scheduled: g.Scheduled, Notify: g.Notify, Language: g.Lang, MerchantID: g.MerchantID, DecisionNote: g.DecisionNote, Feedback: g.Feedback,
 		ExpiresAt: g.ExpiresAt, CreatedAt: g.CreatedAt, SentAt: g.SentAt, CancelledAt: g.CancelledAt,
 		Merchants: []apiGiftMerchant{}}
 	if g.Status == models.GiftPendingApproval || g.Status == models.GiftCancelled {
@@ -73,7 +76,9 @@ type apiGiftRequest struct {
 	Near           string `json:"near"`
 	Message        string `json:"message"`
 	Reference      string `json:"reference"`
-	ReasonCode     string `json:"reason_code"`
+	ReasonCode     string `json:"reason_code"` // older name of reason
+	Reason         string `json:"reason"`
+	SendAt         string `json:"send_at"` // RFC 3339, optional
 	Notify         string `json:"notify"`
 	Language       string `json:"language"`
 }
@@ -134,7 +139,36 @@ func (h *Handlers) APIGiftCreate(c *fiber.Ctx) error {
 	} else if in.Lang != "de" && in.Lang != "en" {
 		return models.ValidationErrors{"language": models.MsgInvalid}
 	}
+	reasonField := "reason_code"
+	if req.Reason != "" {
+		if req.ReasonCode != "" && req.ReasonCode != req.Reason {
+			return models.ValidationErrors{"reason": models.MsgGiftReason}
+		}
+		in.ReasonCode, reasonField = req.Reason, "reason"
+	}
+	if req.SendAt != "" {
+		at, err := time.Parse(time.RFC3339, req.SendAt)
+		if err != nil {
+			return models.ValidationErrors{"send_at": models.MsgInvalid}
+		}
+		at = at.UTC()
+		in.SendAt = &at
+	}
 	g, created, err := h.store.SendGift(c.UserContext(), h.places, models.GiftSender{CompanyID: *k.CompanyID, APIKeyID: &k.ID}, in, h.composeGiftMail)
+	var ve models.ValidationErrors
+	if errors.As(err, &ve) {
+		if msg, ok := ve["reason_code"]; ok && reasonField == "reason" {
+			delete(ve, "reason_code")
+			ve["reason"] = msg
+		}
+		if ve["recipient_email"] == models.MsgGiftCustomerCap {
+			// The per-customer cap: 422 with its own code and a clear detail.
+			return problem(c, Problem{Type: "about:blank", Title: statusText(fiber.StatusUnprocessableEntity), Status: fiber.StatusUnprocessableEntity,
+				Code: "customer_cap", Detail: h.r.T("en", "err."+models.MsgGiftCustomerCap),
+				Errors: map[string]string{"recipient_email": h.r.T("en", "err."+models.MsgGiftCustomerCap)}})
+		}
+		return ve
+	}
 	if err != nil {
 		return err
 	}
@@ -168,7 +202,7 @@ func (h *Handlers) APIGifts(c *fiber.Ctx) error {
 		return err
 	}
 	q := models.GiftQuery{Status: strings.Clone(c.Query("status")), Reference: strings.Clone(c.Query("reference")),
-		Cursor: strings.Clone(c.Query("cursor"))}
+		Reason: strings.Clone(c.Query("reason")), Cursor: strings.Clone(c.Query("cursor"))}
 	if l := c.Query("limit"); l != "" {
 		n, err := parseSmallInt(l)
 		if err != nil || n == 0 {

@@ -91,28 +91,53 @@ func parseCents(s string) (int64, bool) {
 
 type giftFormPage struct {
 	Page
-	Merchants []models.CatalogHit
-	Reasons   []string
+	Network   []models.CatalogHit // the company's preferred partners, offered first
+	Merchants []models.CatalogHit // the other partners
+	Reasons   []models.GiftReason
+	Templates []models.GiftTemplate
 	Selected  map[uint]bool
 	Recent    []models.Gift
 	Checked   bool // the recent-gift check ran
+	Cap       *models.GiftSettings
 }
 
 var giftFormFields = []string{"recipient_name", "recipient_email", "share_link", "amount", "mode", "merchant_id", "near",
-	"message", "reference", "reason_code", "lang", "idem"}
+	"message", "template_id", "reference", "reason_code", "send_at", "lang", "idem"}
 
 func (h *Handlers) giftForm(c *fiber.Ctx, status int, form map[string]string, selected map[uint]bool, err error) error {
-	p := giftFormPage{Page: h.withForm(h.page(c, "gifts.new.title"), form, err), Reasons: models.GiftReasons, Selected: selected}
+	p := giftFormPage{Page: h.withForm(h.page(c, "gifts.new.title"), form, err), Selected: selected}
 	m := memberOf(c)
-	company, cerr := h.store.CompanyByID(c.UserContext(), *m.CompanyID)
+	ctx := c.UserContext()
+	company, cerr := h.store.CompanyByID(ctx, *m.CompanyID)
 	if cerr != nil {
 		return cerr
 	}
-	hits, _, serr := h.store.SearchMerchants(c.UserContext(), h.places, models.CatalogQuery{Region: company.Region.Slug, Limit: models.CatalogMaxLimit})
+	hits, _, serr := h.store.SearchMerchants(ctx, h.places, models.CatalogQuery{Region: company.Region.Slug, Limit: models.CatalogMaxLimit})
 	if serr != nil {
 		return serr
 	}
-	p.Merchants = hits
+	preferred, serr := h.store.PreferredPartners(ctx, company.ID)
+	if serr != nil {
+		return serr
+	}
+	sorted, marked := models.SortPreferredFirst(hits, preferred)
+	p.Network, p.Merchants = sorted[:len(marked)], sorted[len(marked):]
+	if p.Reasons, serr = h.store.GiftReasons(ctx, company.ID, true); serr != nil {
+		return serr
+	}
+	if p.Templates, serr = h.store.GiftTemplates(ctx, company.ID); serr != nil {
+		return serr
+	}
+	if p.Cap, serr = h.store.CompanyGiftSettings(ctx, company.ID); serr != nil {
+		return serr
+	}
+	// On a re-render the agent sees the recent-gesture hint at once.
+	if email := form["recipient_email"]; email != "" && len(email) <= 254 {
+		if p.Recent, serr = h.store.RecentGiftsTo(ctx, company.ID, email); serr != nil {
+			return serr
+		}
+		p.Checked = true
+	}
 	if errors.Is(err, models.ErrInsufficientBalance) {
 		p.Flash, p.FlashKind = h.r.T(p.Lang, "gifts.insufficient"), "error"
 	}
@@ -144,6 +169,28 @@ func (h *Handlers) GiftCreate(c *fiber.Ctx) error {
 		v.Add("amount", models.MsgInvalid)
 	}
 	in.AmountCents = cents
+	if raw := strings.TrimSpace(form["send_at"]); raw != "" {
+		at, ok := models.ParseBerlinTime(raw)
+		if !ok {
+			v.Add("send_at", models.MsgInvalid)
+		} else {
+			in.SendAt = &at
+		}
+	}
+	// Without JavaScript the chosen template fills an empty message here.
+	if tid := strings.TrimSpace(form["template_id"]); tid != "" && strings.TrimSpace(in.Message) == "" {
+		id, err := strconv.ParseUint(tid, 10, 32)
+		if err != nil {
+			v.Add("template_id", models.MsgInvalid)
+		} else if t, err := h.store.GiftTemplate(c.UserContext(), *memberOf(c).CompanyID, uint(id)); errors.Is(err, models.ErrNotFound) {
+			v.Add("template_id", models.MsgInvalid)
+		} else if err != nil {
+			return err
+		} else {
+			in.Message = t.Text
+			form["message"] = t.Text
+		}
+	}
 	switch form["mode"] {
 	case "near":
 		in.Near = form["near"]
@@ -206,11 +253,13 @@ func (h *Handlers) GiftCreate(c *fiber.Ctx) error {
 
 type giftShowPage struct {
 	Page
-	Gift      *models.Gift
-	ClaimURL  string
-	QR        template.URL // data: URI of a PNG made here (trusted)
-	CanCancel bool
-	IsAdmin   bool
+	Gift        *models.Gift
+	ReasonLabel string
+	SendAtLocal string // scheduled delivery in Berlin time
+	ClaimURL    string
+	QR          template.URL // data: URI of a PNG made here (trusted)
+	CanCancel   bool
+	IsAdmin     bool
 }
 
 // GiftShow shows one of the company's gifts with its link and QR code.
@@ -221,6 +270,19 @@ func (h *Handlers) GiftShow(c *fiber.Ctx) error {
 		return err
 	}
 	p := giftShowPage{Page: h.page(c, "gifts.show.title"), Gift: g, IsAdmin: m.Role == models.RoleCompanyAdmin}
+	if g.ReasonCode != "" {
+		labels, err := h.store.GiftReasonLabels(c.UserContext(), *m.CompanyID, p.Lang)
+		if err != nil {
+			return err
+		}
+		p.ReasonLabel = labels[g.ReasonCode]
+		if p.ReasonLabel == "" {
+			p.ReasonLabel = g.ReasonCode
+		}
+	}
+	if g.SendAt != nil {
+		p.SendAtLocal = berlinDisplay(*g.SendAt)
+	}
 	u := currentUser(c)
 	p.CanCancel = g.Cancellable() && (p.IsAdmin || (g.SenderUserID != nil && *g.SenderUserID == u.ID))
 	if g.Status != models.GiftPendingApproval && g.Status != models.GiftCancelled {
@@ -247,20 +309,30 @@ func (h *Handlers) GiftCancel(c *fiber.Ctx) error {
 
 type giftListPage struct {
 	Page
-	Gifts    []models.Gift
-	Statuses []string
-	NextLink string
-	Balance  *models.CompanyBalance
-	IsAdmin  bool
-	Pending  int
+	Gifts        []models.Gift
+	Reasons      []models.GiftReason
+	ReasonLabels map[string]string
+	Statuses     []string
+	NextLink     string
+	Balance      *models.CompanyBalance
+	IsAdmin      bool
+	Pending      int
 }
 
 // GiftList lists the company's gifts (any agent's), newest first.
 func (h *Handlers) GiftList(c *fiber.Ctx) error {
 	m := memberOf(c)
 	p := giftListPage{Page: h.page(c, "gifts.list.title"), Statuses: models.GiftStatuses, IsAdmin: m.Role == models.RoleCompanyAdmin}
-	q := models.GiftQuery{Status: strings.Clone(c.Query("status")), Reference: strings.Clone(c.Query("reference")), Cursor: strings.Clone(c.Query("cursor"))}
-	p.Form = map[string]string{"status": q.Status, "reference": q.Reference}
+	q := models.GiftQuery{Status: strings.Clone(c.Query("status")), Reference: strings.Clone(c.Query("reference")),
+		Reason: strings.Clone(c.Query("reason")), Cursor: strings.Clone(c.Query("cursor"))}
+	p.Form = map[string]string{"status": q.Status, "reference": q.Reference, "reason": q.Reason}
+	var err error
+	if p.Reasons, err = h.store.GiftReasons(c.UserContext(), *m.CompanyID, false); err != nil {
+		return err
+	}
+	if p.ReasonLabels, err = h.store.GiftReasonLabels(c.UserContext(), *m.CompanyID, p.Lang); err != nil {
+		return err
+	}
 	gs, next, err := h.store.Gifts(c.UserContext(), *m.CompanyID, q)
 	if err != nil {
 		return err
@@ -303,7 +375,8 @@ func (h *Handlers) GiftRecent(c *fiber.Ctx) error {
 
 type giftApprovalsPage struct {
 	Page
-	Gifts []models.Gift
+	Gifts        []models.Gift
+	ReasonLabels map[string]string
 }
 
 // GiftApprovals lists the gifts waiting for the admin's approval.
@@ -313,7 +386,11 @@ func (h *Handlers) GiftApprovals(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, "gifts_approvals", giftApprovalsPage{Page: h.page(c, "gifts.approvals.title"), Gifts: gs})
+	p := giftApprovalsPage{Page: h.page(c, "gifts.approvals.title"), Gifts: gs}
+	if p.ReasonLabels, err = h.store.GiftReasonLabels(c.UserContext(), *m.CompanyID, p.Lang); err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "gifts_approvals", p)
 }
 
 // GiftApprove sends a waiting gift (admins only).

@@ -95,9 +95,15 @@ func (s *Store) WriteGiftsCSV(ctx context.Context, companyID uint, w io.Writer) 
 		Order("id").Find(&gs).Error; err != nil {
 		return err
 	}
+	// Reason names come from the company's own list (German label; the
+	// code is the stable column for spreadsheets).
+	labels, err := s.GiftReasonLabels(ctx, companyID, "de")
+	if err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	cw.Comma = ';'
-	if err := cw.Write([]string{"gift", "created", "status", "amount", "balance", "currency", "partner", "reference", "reason", "sent_by", "feedback"}); err != nil {
+	if err := cw.Write([]string{"gift", "created", "status", "amount", "balance", "currency", "partner", "reference", "reason", "sent_by", "feedback", "reason_name", "send_at"}); err != nil {
 		return err
 	}
 	euros := func(c int64) string { return fmt.Sprintf("%d,%02d", c/100, c%100) }
@@ -109,8 +115,13 @@ func (s *Store) WriteGiftsCSV(ctx context.Context, companyID uint, w io.Writer) 
 		if g.SenderUser != nil {
 			sender = g.SenderUser.Name
 		}
+		sendAt := ""
+		if g.SendAt != nil {
+			sendAt = g.SendAt.UTC().Format(time.RFC3339)
+		}
 		if err := cw.Write([]string{g.PublicID, g.CreatedAt.UTC().Format("2006-01-02"), g.Status, euros(g.AmountCents), euros(g.BalanceCents),
-			g.Currency, SafeCell(partner), SafeCell(g.Reference), SafeCell(g.ReasonCode), SafeCell(sender), g.Feedback}); err != nil {
+			g.Currency, SafeCell(partner), SafeCell(g.Reference), SafeCell(g.ReasonCode), SafeCell(sender), g.Feedback,
+			SafeCell(labels[g.ReasonCode]), sendAt}); err != nil {
 			return err
 		}
 	}

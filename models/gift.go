@@ -62,7 +62,9 @@ const (
 	MsgGiftNearEmpty      = "gift_near_empty"
 )
 
-// GiftReasons are the reason codes an agent can pick.
+// GiftReasons are the default reason codes every company starts with (see
+// defaultGiftReasons); what an agent may pick is the company's own active
+// list (Store.GiftReasons), which SendGift checks.
 var GiftReasons = []string{"late_delivery", "defect", "service_failure", "wrong_item", "billing", "goodwill", "other"}
 
 // Gift is a company's goodwill gift and, once claimed, the recipient's
@@ -118,8 +120,13 @@ type Gift struct {
 	SentAt         *time.Time
 	ClaimedAt      *time.Time
 	CancelledAt    *time.Time
-	CreatedAt      time.Time `gorm:"index"`
-	UpdatedAt      time.Time
+	// SendAt is the scheduled delivery (nil: at once). The amount is
+	// reserved at creation; the mail waits in the queue and the claim link
+	// answers like an unknown one until then.
+	SendAt    *time.Time `gorm:"index"`
+	Scheduled bool       `gorm:"-"` // derived: SendAt still ahead (set when loaded)
+	CreatedAt time.Time  `gorm:"index"`
+	UpdatedAt time.Time
 	GiftLifecycle
 	GiftVoucher
 
@@ -251,6 +258,7 @@ type GiftInput struct {
 	Notify         string // email or none; empty: email when an address is given
 	Lang           string // de or en
 	IdempotencyKey string
+	SendAt         *time.Time // scheduled delivery; nil: at once
 }
 
 // GiftSender says who sends: a member of the company (agent or admin) or a
@@ -303,9 +311,11 @@ func (s *Store) validateGift(in *GiftInput) (ValidationErrors, string) {
 	in.Message = checkText(v, "message", in.Message, 0, GiftMessageMaxRune)
 	in.Reference = checkText(v, "reference", in.Reference, 0, 120)
 	in.Near = checkText(v, "near", in.Near, 0, 100)
-	if in.ReasonCode != "" && !slices.Contains(GiftReasons, in.ReasonCode) {
-		v.Add("reason_code", MsgInvalid)
+	in.ReasonCode = strings.TrimSpace(in.ReasonCode)
+	if len(in.ReasonCode) > 40 {
+		v.Add("reason_code", MsgGiftReason)
 	}
+	checkSendAt(v, in.SendAt, s.Now())
 	if in.Lang != "en" {
 		in.Lang = "de"
 	}
@@ -329,8 +339,12 @@ func (s *Store) validateGift(in *GiftInput) (ValidationErrors, string) {
 	}
 	// The request hash covers the normalised request, so a replay with the
 	// same meaning matches and any change of content is a conflict.
-	canon, _ := json.Marshal([]any{in.RecipientName, in.RecipientEmail, in.AmountCents, in.Currency,
-		in.MerchantIDs, in.Near, in.Message, in.Reference, in.ReasonCode, in.Notify, in.Lang})
+	fields := []any{in.RecipientName, in.RecipientEmail, in.AmountCents, in.Currency,
+		in.MerchantIDs, in.Near, in.Message, in.Reference, in.ReasonCode, in.Notify, in.Lang}
+	if in.SendAt != nil { // only when set, so hashes of earlier requests stay valid
+		fields = append(fields, in.SendAt.UTC().Format(time.RFC3339))
+	}
+	canon, _ := json.Marshal(fields)
 	sum := sha256.Sum256(canon)
 	return v, hex.EncodeToString(sum[:])
 }
@@ -364,6 +378,9 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 	} else if in.Currency != company.Region.Currency {
 		return nil, false, ValidationErrors{"currency": MsgGiftCurrency}
 	}
+	if err := s.checkGiftReason(db, company.ID, in.ReasonCode); err != nil {
+		return nil, false, err
+	}
 	limited, err := s.senderLimits(ctx, sender)
 	if err != nil {
 		return nil, false, err
@@ -388,7 +405,10 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 		RecipientName: in.RecipientName, RecipientEmail: in.RecipientEmail, RecipientHash: s.RecipientHash(in.RecipientEmail),
 		AmountCents: in.AmountCents, BalanceCents: in.AmountCents, Currency: in.Currency, Message: in.Message,
 		Reference: in.Reference, ReasonCode: in.ReasonCode, Lang: in.Lang, Notify: in.Notify, Near: in.Near,
-		Status: GiftSent, ExpiresAt: GiftExpiry(now), RequestHash: reqHash,
+		Status: GiftSent, ExpiresAt: GiftExpiry(now), RequestHash: reqHash, SendAt: in.SendAt,
+	}
+	if in.SendAt != nil {
+		g.ExpiresAt = GiftExpiry(*in.SendAt)
 	}
 	g.ClaimHash = s.claimHash(s.GiftClaimToken(&g))
 	if in.IdempotencyKey != "" {
@@ -429,6 +449,9 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 		// of one agent can both slip under the budget).
 		if _, err := s.book(tx, Booking{Kind: "gift.sent", IdempotencyKey: "gift.sent:" + g.PublicID, Currency: g.Currency,
 			Memo: "gift " + g.PublicID, Postings: Move(AccountCompanyCredit(company.ID), AccountVoucher(g.ID), g.AmountCents)}); err != nil {
+			return err
+		}
+		if err := s.checkCustomerCap(tx, &g, now); err != nil {
 			return err
 		}
 		if limited != nil {
@@ -492,6 +515,7 @@ func (s *Store) giftByID(ctx context.Context, id uint) (*Gift, error) {
 	err := s.db.WithContext(ctx).Preload("Company").Preload("SenderUser").Preload("Merchant").
 		Preload("Offers", func(db *gorm.DB) *gorm.DB { return db.Order("position") }).Preload("Offers.Merchant").
 		First(&g, id).Error
+	s.markScheduled(&g)
 	return &g, notFound(err)
 }
 
@@ -572,6 +596,10 @@ func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift, compose GiftMailComposer) er
 		return err
 	}
 	m.To = full.RecipientEmail
+	m.GiftID = &full.ID
+	if full.SendAt != nil {
+		m.NextAttempt = *full.SendAt // not before the scheduled time
+	}
 	return s.enqueueMail(tx, m)
 }
 
@@ -595,11 +623,14 @@ func (s *Store) GiftByClaimToken(ctx context.Context, token string) (*Gift, erro
 		return nil, ErrNotFound
 	}
 	var g Gift
-	if err := s.db.WithContext(ctx).Select("id", "status").Where("claim_hash = ?", s.claimHash(token)).First(&g).Error; err != nil {
+	if err := s.db.WithContext(ctx).Select("id", "status", "send_at").Where("claim_hash = ?", s.claimHash(token)).First(&g).Error; err != nil {
 		return nil, notFound(err)
 	}
 	if g.Status == GiftPendingApproval || g.Status == GiftCancelled {
 		return nil, ErrNotFound
+	}
+	if g.SendAt != nil && g.SendAt.After(s.Now()) {
+		return nil, ErrNotFound // scheduled: the link works from SendAt on
 	}
 	return s.giftByID(ctx, g.ID)
 }
@@ -608,6 +639,7 @@ func (s *Store) GiftByClaimToken(ctx context.Context, token string) (*Gift, erro
 type GiftQuery struct {
 	Status    string
 	Reference string
+	Reason    string
 	SenderID  *uint
 	Limit     int
 	Cursor    string
@@ -634,6 +666,9 @@ func (s *Store) Gifts(ctx context.Context, companyID uint, q GiftQuery) ([]Gift,
 	if len(q.Reference) > 120 {
 		v.Add("reference", MsgTooLong)
 	}
+	if len(q.Reason) > 40 {
+		v.Add("reason", MsgInvalid)
+	}
 	var before uint64
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
@@ -654,6 +689,9 @@ func (s *Store) Gifts(ctx context.Context, companyID uint, q GiftQuery) ([]Gift,
 	if q.Reference != "" {
 		db = db.Where("reference = ?", q.Reference)
 	}
+	if q.Reason != "" {
+		db = db.Where("reason_code = ?", q.Reason)
+	}
 	if q.SenderID != nil {
 		db = db.Where("sender_user_id = ?", *q.SenderID)
 	}
@@ -671,6 +709,9 @@ func (s *Store) Gifts(ctx context.Context, companyID uint, q GiftQuery) ([]Gift,
 		gs = gs[:q.Limit]
 		next = base64.RawURLEncoding.EncodeToString([]byte("g" + strconv.FormatUint(uint64(gs[len(gs)-1].ID), 10)))
 	}
+	for i := range gs {
+		s.markScheduled(&gs[i])
+	}
 	return gs, next, nil
 }
 
@@ -686,6 +727,9 @@ func (s *Store) RecentGiftsTo(ctx context.Context, companyID uint, email string)
 		Where("company_id = ? AND recipient_hash = ? AND status <> ? AND created_at >= ?",
 			companyID, h, GiftCancelled, s.Now().AddDate(0, 0, -GiftRecentDays)).
 		Order("id DESC").Limit(10).Find(&gs).Error
+	for i := range gs {
+		s.markScheduled(&gs[i])
+	}
 	return gs, err
 }
 
@@ -740,6 +784,10 @@ func (s *Store) giveBack(tx *gorm.DB, g *Gift, from []string, kind, note string,
 	}
 	if _, err := s.book(tx, Booking{Kind: kind, IdempotencyKey: kind + ":" + g.PublicID, Currency: g.Currency, Memo: "gift " + g.PublicID,
 		Postings: Move(AccountVoucher(g.ID), AccountCompanyCredit(g.CompanyID), g.AmountCents)}); err != nil {
+		return err
+	}
+	// A scheduled mail that has not gone out yet is withdrawn.
+	if err := tx.Where("gift_id = ? AND status = ?", g.ID, MailQueued).Delete(&Mail{}).Error; err != nil {
 		return err
 	}
 	if err := audit(tx, a, kind, "gift", &g.ID, map[string]any{"public_id": g.PublicID, "amount_cents": g.AmountCents}); err != nil {

@@ -20,7 +20,9 @@ const MailMaxAttempts = 8
 func (s *Store) enqueueMail(tx *gorm.DB, m Mail) error {
 	m.ID = 0
 	m.Status = MailQueued
-	m.NextAttempt = s.Now()
+	if now := s.Now(); m.NextAttempt.Before(now) {
+		m.NextAttempt = now // a later NextAttempt holds the mail back (scheduled gifts)
+	}
 	return tx.Create(&m).Error
 }
 

@@ -223,6 +223,7 @@ type Mail struct {
 	NextAttempt time.Time `gorm:"index"`
 	LockedUntil *time.Time
 	SentAt      *time.Time
+	GiftID      *uint `gorm:"index"` // the gift a recipient mail belongs to (withdrawn on cancel)
 	CreatedAt   time.Time
 }
 
@@ -248,5 +249,6 @@ func AllModels() []any {
 		&MerchantLogo{}, &MerchantInvite{},
 		&WebhookEndpoint{}, &WebhookDelivery{},
 		&Redemption{}, &Payout{}, &Topup{},
+		&GiftTemplate{}, &GiftReason{}, &PreferredPartner{}, &GiftSettings{},
 	}
 }
