@@ -128,6 +128,26 @@ func TestClaimPartnerCards(t *testing.T) {
 				t.Fatal("no warm lead line")
 			}
 
+			// The same for wallets, as JSON.
+			var claim struct {
+				Merchants []struct {
+					Slug, LogoURL, RedeemWhere, OpeningHours string
+					DistanceKm                               *float64 `json:"distance_km"`
+				}
+			}
+			res := e.call(t, "", "GET", "/api/v1/claims/"+token, "", "")
+			if err := json.Unmarshal([]byte(res.Body), &claim); err != nil || len(claim.Merchants) != 3 {
+				t.Fatalf("claim JSON: %v %s", err, res.Body)
+			}
+			for _, m := range claim.Merchants {
+				if m.DistanceKm == nil || *m.DistanceKm > 20 {
+					t.Fatalf("%s: distance %v", m.Slug, m.DistanceKm)
+				}
+			}
+			if !strings.Contains(res.Body, `"logo_url":"/partner/baeckerei-sonnenkorn/logo?v=`+hash+`"`) || !strings.Contains(res.Body, `"redeem_where":"both"`) {
+				t.Fatalf("claim JSON lacks logo or where: %s", res.Body)
+			}
+
 			// English, and a gift for named partners: no "near" place, so no distance.
 			_, token2 := e.gift(t, 20_00, e.cafe, e.bakery)
 			en := apptest.NewClient(t, e.a.HTTP)

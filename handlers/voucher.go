@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -107,14 +108,19 @@ type apiVoucher struct {
 }
 
 type apiClaimMerchant struct {
-	ID       uint   `json:"id"`
-	Slug     string `json:"slug"`
-	Name     string `json:"name"`
-	Category string `json:"category"`
-	Address  string `json:"address"`
-	Postcode string `json:"postcode"`
-	City     string `json:"city"`
-	Website  string `json:"website"`
+	ID           uint     `json:"id"`
+	Slug         string   `json:"slug"`
+	Name         string   `json:"name"`
+	Category     string   `json:"category"`
+	Address      string   `json:"address"`
+	Postcode     string   `json:"postcode"`
+	City         string   `json:"city"`
+	Website      string   `json:"website"`
+	OpeningHours string   `json:"opening_hours"`
+	RedeemWhere  string   `json:"redeem_where"`
+	ShopURL      string   `json:"shop_url"`
+	LogoURL      string   `json:"logo_url,omitempty"`
+	DistanceKm   *float64 `json:"distance_km,omitempty"`
 }
 
 func (h *Handlers) apiVoucherOf(g *models.Gift) *apiVoucher {
@@ -143,9 +149,17 @@ func (h *Handlers) APIClaim(c *fiber.Ctx) error {
 		Voucher     *apiVoucher        `json:"voucher,omitempty"`
 	}{Status: g.Status, AmountCents: g.AmountCents, Currency: g.Currency, Company: g.Company.Name, Message: g.Message,
 		ExpiresAt: g.ExpiresAt, Merchants: []apiClaimMerchant{}, Voucher: h.apiVoucherOf(g)}
-	for _, m := range g.OfferedMerchants() {
-		out.Merchants = append(out.Merchants, apiClaimMerchant{ID: m.ID, Slug: m.Slug, Name: m.Name, Category: m.Category,
-			Address: m.Address, Postcode: m.Postcode, City: m.City, Website: m.Website})
+	for _, m := range h.claimPartners(g) {
+		am := apiClaimMerchant{ID: m.ID, Slug: m.Slug, Name: m.Name, Category: m.Category, Address: m.Address, Postcode: m.Postcode,
+			City: m.City, Website: m.Website, OpeningHours: m.OpeningHours, RedeemWhere: m.RedeemWhere, ShopURL: m.ShopURL}
+		if m.ShowLogo {
+			am.LogoURL = "/partner/" + m.Slug + "/logo?v=" + m.LogoHash
+		}
+		if m.DistanceKm != nil {
+			d := math.Round(*m.DistanceKm*10) / 10
+			am.DistanceKm = &d
+		}
+		out.Merchants = append(out.Merchants, am)
 	}
 	return c.JSON(out)
 }
