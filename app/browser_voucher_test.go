@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,25 +16,56 @@ import (
 	"github.com/chromedp/chromedp"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"trostpflaster/app"
 	"trostpflaster/app/apptest"
+	"trostpflaster/models"
 )
 
 // A customer opens the gift link on a phone, chooses a partner and sees the
 // voucher with its QR code; the bakery's owner types the code at the till and
 // redeems 12,50 €; the customer's page then shows the new balance.
 func TestBrowserClaimAndRedeem(t *testing.T) {
-	e := newVoucherEnv(t, "sqlite")
+	sink, smtpURL := startSMTP(t)
+	env := apptest.BaseEnv(t, "sqlite")
+	env["SMTP_URL"] = smtpURL
+	a := apptest.NewApp(t, env)
+	if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
+		t.Fatal(err)
+	}
+	e := setupVoucherEnv(t, a)
 	mustLogo(t, e.a.Store, e.bakery)
-	// Sent "near" the customer's postcode: the three nearest partners, with distances.
-	_, token := e.nearGift(t, 50_00, "50678")
+	// The help desk sends the gift by mail, "near" the customer's postcode:
+	// the three nearest partners, with distances.
+	companyKey, _, err := e.a.Store.CreateAPIKey(t.Context(), &e.company.ID, nil, "desk", models.ActorCLI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := e.call(t, companyKey, "POST", "/api/v1/gifts", "mail-1", `{"recipient_email":"kim@example.com","recipient_name":"Kim","amount_cents":5000,"currency":"EUR","near":"50678","message":"Das Paket kam zu spät – das tut uns leid.","notify":"email"}`); res.Status != 201 {
+		t.Fatalf("send: %d %s", res.Status, res.Body)
+	}
+	if n := e.a.DeliverMails(t.Context()); n != 1 {
+		t.Fatalf("delivered %d mails", n)
+	}
 	base := apptest.Serve(t, e.a)
+	var link string
+	sink.mu.Lock()
+	for _, l := range apptest.Links(sink.msgs[0].Body) {
+		if u, err := url.Parse(l); err == nil && strings.HasPrefix(u.Path, "/c/") {
+			link = base + u.Path // the mailed link, on the test server
+		}
+	}
+	sink.mu.Unlock()
+	if link == "" {
+		t.Fatal("no claim link in the mail")
+	}
+	token := strings.TrimPrefix(link, base+"/c/")
 	phone, dir := browser(t, 390, 844)
 	shot := func(name string) chromedp.Action { return screenshot(filepath.Join(dir, "voucher-"+name+".png")) }
 
 	var code, balance, distance, pdfType, pdfHref string
 	var qrWidth, logoWidth, distances, cardsWider int
-	err := chromedp.Run(phone,
-		chromedp.Navigate(base+"/c/"+token),
+	err = chromedp.Run(phone,
+		chromedp.Navigate(link),
 		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#choose-baeckerei-sonnenkorn`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll('#claim-partners .partner-distance').length`, &distances),
