@@ -21,9 +21,11 @@ import (
 	"trostpflaster/models"
 )
 
-// A customer opens the gift link on a phone, chooses a partner and sees the
-// voucher with its QR code; the bakery's owner types the code at the till and
-// redeems 12,50 €; the customer's page then shows the new balance.
+// A customer opens the mailed gift link on a phone, sees the partner cards
+// (distance from the postcode the gift was sent near, logo), chooses a
+// partner and sees the voucher with its QR code and PDF link; the bakery's
+// owner types the code at the till and redeems 12,50 €; the customer's page
+// then shows the new balance.
 func TestBrowserClaimAndRedeem(t *testing.T) {
 	sink, smtpURL := startSMTP(t)
 	env := apptest.BaseEnv(t, "sqlite")
