@@ -64,7 +64,7 @@ func TestBrowserClaimAndRedeem(t *testing.T) {
 	phone, dir := browser(t, 390, 844)
 	shot := func(name string) chromedp.Action { return screenshot(filepath.Join(dir, "voucher-"+name+".png")) }
 
-	var code, balance, distance, pdfType, pdfHref string
+	var code, balance, distance, pdfType, pdfHref, qrText string
 	var qrWidth, logoWidth, distances, cardsWider int
 	err = chromedp.Run(phone,
 		chromedp.Navigate(link),
@@ -80,6 +80,8 @@ func TestBrowserClaimAndRedeem(t *testing.T) {
 		chromedp.WaitVisible(`#voucher-qr`, chromedp.ByQuery),
 		chromedp.Text(`#voucher-code`, &code, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelector('#voucher-qr').naturalWidth`, &qrWidth),
+		// What the voucher's QR code says: decoded with the till's own decoder.
+		chromedp.Evaluate(qrOnPage, &qrText, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 		chromedp.AttributeValue(`#voucher-pdf`, "href", &pdfHref, nil, chromedp.ByQuery),
 		chromedp.Evaluate(`fetch(document.querySelector('#voucher-pdf').href).then(r => r.headers.get('content-type'))`, &pdfType,
 			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
@@ -93,6 +95,9 @@ func TestBrowserClaimAndRedeem(t *testing.T) {
 	}
 	if distances != 3 || !strings.HasSuffix(distance, " km entfernt") || logoWidth != 16 || cardsWider != 0 {
 		t.Fatalf("partner cards: %d distances (%q), logo width %d, %d cards wider than the phone", distances, distance, logoWidth, cardsWider)
+	}
+	if qrText != code {
+		t.Fatalf("the voucher's QR code says %q, not the code %q", qrText, code)
 	}
 	if pdfHref != "/c/"+token+"/voucher.pdf" || pdfType != "application/pdf" {
 		t.Fatalf("PDF link %q answers %q", pdfHref, pdfType)
@@ -250,3 +255,21 @@ func TestBrowserTillScansQR(t *testing.T) {
 	}
 	t.Logf("decoded with %s", decoder)
 }
+
+// qrOnPage decodes the voucher page's QR image with the vendored jsQR.
+const qrOnPage = `new Promise((resolve, reject) => {
+  const s = document.createElement('script');
+  s.src = '/static/vendor/jsQR.js';
+  s.onerror = reject;
+  s.onload = () => {
+    const img = document.querySelector('#voucher-qr');
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const x = c.getContext('2d');
+    x.drawImage(img, 0, 0);
+    const d = x.getImageData(0, 0, c.width, c.height);
+    const r = jsQR(d.data, c.width, c.height);
+    resolve(r ? r.data : '');
+  };
+  document.head.appendChild(s);
+})`
