@@ -101,6 +101,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	onboardingRoutes(app, web, api, h, storage, cfg)
 	companydashRoutes(app, web, api, h, storage, cfg)
 	giftsExtraRoutes(app, web, api, h, storage, cfg)
+	claimExtraRoutes(app, web, api, h, storage, cfg)
 
 	api.Use(h.APINotFound)
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -28,7 +28,12 @@ type voucherEnv struct {
 
 func newVoucherEnv(t *testing.T, dialect string) *voucherEnv {
 	t.Helper()
-	a := apptest.NewSeededApp(t, dialect)
+	return setupVoucherEnv(t, apptest.NewSeededApp(t, dialect))
+}
+
+// setupVoucherEnv adds keys and credit to an app seeded with the demo data.
+func setupVoucherEnv(t *testing.T, a *app.App) *voucherEnv {
+	t.Helper()
 	ctx := t.Context()
 	e := &voucherEnv{a: a}
 	e.company, _ = a.Store.CompanyBySlug(ctx, "beispiel-verlag")

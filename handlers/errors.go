@@ -31,6 +31,8 @@ func classify(err error) (int, string) {
 		return fiber.StatusNotFound, "not_found"
 	case errors.Is(err, models.ErrForbidden):
 		return fiber.StatusForbidden, "forbidden"
+	case errors.Is(err, models.ErrReversalWindow):
+		return fiber.StatusConflict, "reversal_window_closed"
 	case errors.Is(err, models.ErrConflict):
 		return fiber.StatusConflict, "conflict"
 	case errors.Is(err, models.ErrInsufficientBalance):
@@ -92,6 +94,9 @@ func (h *Handlers) ErrorHandler(c *fiber.Ctx, err error) error {
 	}
 	if isAPI(c) {
 		p := Problem{Type: "about:blank", Title: title, Status: status, Code: code}
+		if d := h.r.T("en", "detail."+code); !strings.HasPrefix(d, "detail.") {
+			p.Detail = d
+		}
 		var v models.ValidationErrors
 		if errors.As(err, &v) {
 			p.Errors = map[string]string{}

@@ -85,6 +85,9 @@ func (h *Handlers) SecurityHeaders(c *fiber.Ctx) error {
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Referrer-Policy", "same-origin")
 	c.Set("Content-Security-Policy", h.csp)
+	// No page may use camera, microphone or location, except the till,
+	// which allows its own origin the camera for QR scanning (redeemPage).
+	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 	if h.opt.SecureCookies {
 		c.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}

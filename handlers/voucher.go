@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,11 +26,13 @@ func claimHeaders(c *fiber.Ctx) {
 type voucherPage struct {
 	Page
 	Gift      *models.Gift
-	Merchants []models.Merchant
-	Token     string
-	Code      string
-	QR        template.URL
-	Print     bool
+	Merchants []claimPartner
+	// Partner is the chosen partner as a card (logo), once claimed.
+	Partner *claimPartner
+	Token   string
+	Code    string
+	QR      template.URL
+	Print   bool
 }
 
 // ClaimPage is the recipient's link: before the claim it offers the
@@ -46,7 +49,14 @@ func (h *Handlers) ClaimPage(c *fiber.Ctx) error {
 }
 
 func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token string, err error) error {
-	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Merchants: g.OfferedMerchants(), Token: token, Print: c.Query("print") == "1"}
+	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Merchants: h.claimPartners(g), Token: token, Print: c.Query("print") == "1"}
+	if g.Merchant != nil {
+		for i := range p.Merchants {
+			if p.Merchants[i].ID == g.Merchant.ID {
+				p.Partner = &p.Merchants[i]
+			}
+		}
+	}
 	if g.CodeHash != nil {
 		p.Code = h.store.VoucherCode(g)
 		png, qerr := qrcode.Encode(p.Code, qrcode.Medium, 320)
@@ -98,14 +108,19 @@ type apiVoucher struct {
 }
 
 type apiClaimMerchant struct {
-	ID       uint   `json:"id"`
-	Slug     string `json:"slug"`
-	Name     string `json:"name"`
-	Category string `json:"category"`
-	Address  string `json:"address"`
-	Postcode string `json:"postcode"`
-	City     string `json:"city"`
-	Website  string `json:"website"`
+	ID           uint     `json:"id"`
+	Slug         string   `json:"slug"`
+	Name         string   `json:"name"`
+	Category     string   `json:"category"`
+	Address      string   `json:"address"`
+	Postcode     string   `json:"postcode"`
+	City         string   `json:"city"`
+	Website      string   `json:"website"`
+	OpeningHours string   `json:"opening_hours"`
+	RedeemWhere  string   `json:"redeem_where"`
+	ShopURL      string   `json:"shop_url"`
+	LogoURL      string   `json:"logo_url,omitempty"`
+	DistanceKm   *float64 `json:"distance_km,omitempty"`
 }
 
 func (h *Handlers) apiVoucherOf(g *models.Gift) *apiVoucher {
@@ -134,9 +149,17 @@ func (h *Handlers) APIClaim(c *fiber.Ctx) error {
 		Voucher     *apiVoucher        `json:"voucher,omitempty"`
 	}{Status: g.Status, AmountCents: g.AmountCents, Currency: g.Currency, Company: g.Company.Name, Message: g.Message,
 		ExpiresAt: g.ExpiresAt, Merchants: []apiClaimMerchant{}, Voucher: h.apiVoucherOf(g)}
-	for _, m := range g.OfferedMerchants() {
-		out.Merchants = append(out.Merchants, apiClaimMerchant{ID: m.ID, Slug: m.Slug, Name: m.Name, Category: m.Category,
-			Address: m.Address, Postcode: m.Postcode, City: m.City, Website: m.Website})
+	for _, m := range h.claimPartners(g) {
+		am := apiClaimMerchant{ID: m.ID, Slug: m.Slug, Name: m.Name, Category: m.Category, Address: m.Address, Postcode: m.Postcode,
+			City: m.City, Website: m.Website, OpeningHours: m.OpeningHours, RedeemWhere: m.RedeemWhere, ShopURL: m.ShopURL}
+		if m.ShowLogo {
+			am.LogoURL = "/partner/" + m.Slug + "/logo?v=" + m.LogoHash
+		}
+		if m.DistanceKm != nil {
+			d := math.Round(*m.DistanceKm*10) / 10
+			am.DistanceKm = &d
+		}
+		out.Merchants = append(out.Merchants, am)
 	}
 	return c.JSON(out)
 }
@@ -282,6 +305,9 @@ type redeemPage struct {
 	Code       string
 	Gift       *models.Gift
 	Redemption *models.Redemption
+	// Last is the user's latest redemption that can still be undone in
+	// this shift (shown on the empty till screen).
+	Last *models.Redemption
 }
 
 func (h *Handlers) redeemPage(c *fiber.Ctx, status int, form map[string]string, err error, g *models.Gift, r *models.Redemption) error {
@@ -289,6 +315,10 @@ func (h *Handlers) redeemPage(c *fiber.Ctx, status int, form map[string]string, 
 	p := redeemPage{Page: h.withForm(h.page(c, "redeem.title"), form, err), Merchant: ms.Merchant, Q: "?m=" + ms.Merchant.Slug, Gift: g, Redemption: r}
 	if g != nil {
 		p.Code = h.store.VoucherCode(g)
+	} else if r == nil {
+		if last, _, lerr := h.store.LastShiftRedemption(c.UserContext(), ms.Merchant.ID, currentUser(c).ID); lerr == nil {
+			p.Last = last
+		}
 	}
 	if err != nil && p.Flash == "" {
 		if _, ok := err.(models.ValidationErrors); !ok {
@@ -303,6 +333,9 @@ func (h *Handlers) redeemPage(c *fiber.Ctx, status int, form map[string]string, 
 		p.Flash, p.FlashKind = h.r.T(p.Lang, "redeem.undone"), "success"
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	// The till scans QR codes with the camera (static/js/scan.js); only
+	// this origin may ask for it, and only on these pages.
+	c.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
 	return h.render(c, status, "redeem", p)
 }
 
@@ -356,11 +389,20 @@ func (h *Handlers) Redeem(c *fiber.Ctx) error {
 	return h.redeemPage(c, fiber.StatusOK, nil, nil, g, r)
 }
 
-// RedeemUndo reverses a redemption made at this merchant.
+// RedeemUndo reverses a redemption made at this merchant, by the same
+// person within the shift (models.TillUndoWindow); later the till answers
+// 422 with a message, and a merchant's API key or the operator can still
+// reverse it.
 func (h *Handlers) RedeemUndo(c *fiber.Ctx) error {
 	u := currentUser(c)
 	_, g, err := h.store.ReverseRedemption(c.UserContext(), *onbMember(c).MerchantID, strings.Clone(c.Params("id")), models.UserActor(u.ID))
-	if err != nil {
+	switch {
+	case errors.Is(err, models.ErrReversalWindow):
+		return h.redeemPage(c, fiber.StatusUnprocessableEntity, nil, err, nil, nil)
+	case errors.Is(err, models.ErrConflict), errors.Is(err, models.ErrExpired), errors.Is(err, models.ErrInsufficientBalance):
+		st, _ := classify(err)
+		return h.redeemPage(c, st, nil, err, nil, nil)
+	case err != nil:
 		return err
 	}
 	return h.redeemPage(c, fiber.StatusOK, map[string]string{"undone": "1"}, nil, g, nil)

@@ -15,6 +15,24 @@ import (
 // ErrBalanceTooLow is a redemption larger than the voucher's balance (409).
 var ErrBalanceTooLow = fmt.Errorf("%w: voucher balance too low", ErrConflict)
 
+// ErrReversalWindow is a reversal asked for after the caller's window
+// closed (ReversalAllowed): the till's shift has ended, or the API's 90 days
+// have passed.
+var ErrReversalWindow = fmt.Errorf("%w: reversal window has passed", ErrConflict)
+
+// Reversal windows. Staff at the till may undo their own redemptions during
+// their shift: the same person, the same calendar day in Europe/Berlin and
+// at most TillUndoWindow after the redemption (a till mistake is noticed at
+// once; the next day's undo would be a refund, which is the shop's API or
+// the operator's business). A merchant's API keys may reverse any of the
+// merchant's redemptions within APIReversalWindow, long enough for a
+// cancelled or returned online order (14-day withdrawal period plus
+// delivery and payment delays).
+const (
+	TillUndoWindow    = 12 * time.Hour
+	APIReversalWindow = 90 * 24 * time.Hour
+)
+
 // Message keys of claim and redemption validation.
 const (
 	MsgClaimMerchant  = "claim_merchant"
@@ -316,7 +334,7 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	now := s.Now()
 	r := Redemption{PublicID: "rd_" + newPublicID(), GiftID: g.ID, MerchantID: merchantID, AmountCents: in.AmountCents,
 		CommissionCents: commission, Currency: g.Currency, Reference: in.Reference, BasketCents: in.BasketCents,
-		NewCustomer: in.NewCustomer, RequestHash: reqHash, ByUserID: in.UserID, ByAPIKeyID: in.APIKeyID}
+		NewCustomer: in.NewCustomer, RequestHash: reqHash, ByUserID: in.UserID, ByAPIKeyID: in.APIKeyID, CreatedAt: now}
 	if in.IdempotencyKey != "" {
 		r.IdempotencyKey = &in.IdempotencyKey
 	}
@@ -406,14 +424,25 @@ func (s *Store) redemptionByKey(ctx context.Context, merchantID uint, key, reqHa
 
 // ReverseRedemption undoes a redemption of the merchant once (for example a
 // cancelled online order): the amount goes back onto the voucher and the
-// ledger books the opposite transaction. Unknown or foreign: ErrNotFound;
-// already reversed: ErrConflict; voucher expired meanwhile: ErrExpired.
+// ledger books the opposite transaction. Who asks decides how long that is
+// possible (ReversalAllowed): staff at the till only within their shift,
+// the merchant's API keys within APIReversalWindow, the operator's CLI
+// always. Unknown or foreign: ErrNotFound; already reversed: ErrConflict;
+// too late for the caller: ErrReversalWindow; voucher expired meanwhile:
+// ErrExpired; the merchant was already paid more than remains payable:
+// ErrInsufficientBalance.
 func (s *Store) ReverseRedemption(ctx context.Context, merchantID uint, publicID string, by Actor) (*Redemption, *Gift, error) {
 	var r Redemption
 	if err := s.db.WithContext(ctx).Where("public_id = ? AND merchant_id = ?", publicID, merchantID).First(&r).Error; err != nil {
 		return nil, nil, notFound(err)
 	}
 	now := s.Now()
+	if r.ReversedAt != nil {
+		return nil, nil, ErrConflict
+	}
+	if !r.ReversalAllowed(by, now) {
+		return nil, nil, ErrReversalWindow
+	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&Redemption{}).Where("id = ? AND reversed_at IS NULL", r.ID).Update("reversed_at", now)
 		if res.Error != nil {
@@ -449,6 +478,48 @@ func (s *Store) ReverseRedemption(ctx context.Context, merchantID uint, publicID
 		return nil, nil, err
 	}
 	r.ReversedAt = &now
+	g, err := s.giftByID(ctx, r.GiftID)
+	return &r, g, err
+}
+
+// ReversalAllowed reports whether by may still reverse the redemption at
+// now (see TillUndoWindow and APIReversalWindow). Users (the till) are
+// bound to their shift, API keys to APIReversalWindow; the CLI and system
+// jobs are not limited (operator corrections).
+func (r *Redemption) ReversalAllowed(by Actor, now time.Time) bool {
+	age := now.Sub(r.CreatedAt)
+	switch by.Kind {
+	case "user":
+		if by.ID == nil || r.ByUserID == nil || *r.ByUserID != *by.ID || age > TillUndoWindow {
+			return false
+		}
+		y1, m1, d1 := r.CreatedAt.In(berlin).Date()
+		y2, m2, d2 := now.In(berlin).Date()
+		return y1 == y2 && m1 == m2 && d1 == d2
+	case "api_key":
+		return age <= APIReversalWindow
+	}
+	return true
+}
+
+// LocalCreatedAt is the redemption's time in Europe/Berlin, as shown on
+// receipts.
+func (r *Redemption) LocalCreatedAt() time.Time { return r.CreatedAt.In(berlin) }
+
+// LastShiftRedemption is the user's latest redemption at the merchant that
+// the user may still undo (ReversalAllowed at now), for the till's "undo
+// the last one" button; ErrNotFound when there is none.
+func (s *Store) LastShiftRedemption(ctx context.Context, merchantID, userID uint) (*Redemption, *Gift, error) {
+	now := s.Now()
+	var r Redemption
+	err := s.db.WithContext(ctx).Where("merchant_id = ? AND by_user_id = ? AND created_at > ?", merchantID, userID, now.Add(-TillUndoWindow)).
+		Order("created_at DESC, id DESC").First(&r).Error
+	if err != nil {
+		return nil, nil, notFound(err)
+	}
+	if r.ReversedAt != nil || !r.ReversalAllowed(UserActor(userID), now) {
+		return nil, nil, ErrNotFound
+	}
 	g, err := s.giftByID(ctx, r.GiftID)
 	return &r, g, err
 }
