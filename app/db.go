@@ -176,6 +176,13 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Merchant{})
 			},
 		},
+		{
+			ID: "0012_settlement_extras",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.StripeEvent{}, &models.StripeRefund{}, &models.CreditRefund{},
+					&models.TransferReversal{}, &models.PayoutItem{})
+			},
+		},
 	}
 }
 

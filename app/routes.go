@@ -99,6 +99,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	voucherRoutes(app, web, api, h, storage, cfg)
 	stripeRoutes(app, web, api, h, storage, cfg)
 	onboardingRoutes(app, web, api, h, storage, cfg)
+	settleRoutes(app, web, api, h, storage, cfg)
 
 	api.Use(h.APINotFound)
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
