@@ -159,7 +159,9 @@ func (h *Handlers) companyRefunds(c *fiber.Ctx, status int, form map[string]stri
 }
 
 // CompanyRefunds shows a company admin its credit and refund requests.
-func (h *Handlers) CompanyRefunds(c *fiber.Ctx) error { return h.companyRefunds(c, fiber.StatusOK, nil, nil) }
+func (h *Handlers) CompanyRefunds(c *fiber.Ctx) error {
+	return h.companyRefunds(c, fiber.StatusOK, nil, nil)
+}
 
 // CompanyRefundRequest asks for (part of) the available credit back; the
 // amount is reserved at once so it cannot be gifted meanwhile.
@@ -200,7 +202,9 @@ func (h *Handlers) adminRefunds(c *fiber.Ctx, status int, form map[string]string
 }
 
 // AdminRefunds lists refund requests for the platform admin.
-func (h *Handlers) AdminRefunds(c *fiber.Ctx) error { return h.adminRefunds(c, fiber.StatusOK, nil, nil) }
+func (h *Handlers) AdminRefunds(c *fiber.Ctx) error {
+	return h.adminRefunds(c, fiber.StatusOK, nil, nil)
+}
 
 // AdminRefundAction refunds a request through Stripe, settles it by credit
 // note or declines it (:action = stripe | credit-note | decline).
