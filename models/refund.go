@@ -260,7 +260,8 @@ func (s *Store) CompanyCreditRefunds(ctx context.Context, companyID uint) ([]Cre
 func (s *Store) CreditRefunds(ctx context.Context) ([]CreditRefund, error) {
 	var rs []CreditRefund
 	err := s.db.WithContext(ctx).Preload("Company").
-		Order(clause.Expr{SQL: "CASE WHEN status IN (?, ?) THEN 0 ELSE 1 END, id DESC", Vars: []any{CreditRefundRequested, CreditRefundProcessing}}).
+		Order(clause.OrderBy{Expression: clause.Expr{SQL: "CASE WHEN status IN (?, ?) THEN 0 ELSE 1 END, id DESC",
+			Vars: []any{CreditRefundRequested, CreditRefundProcessing}, WithoutParentheses: true}}).
 		Limit(200).Find(&rs).Error
 	return rs, err
 }
