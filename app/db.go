@@ -180,7 +180,7 @@ func migrations() []*gormigrate.Migration {
 			ID: "0012_settlement_extras",
 			Migrate: func(tx *gorm.DB) error {
 				return tx.Migrator().AutoMigrate(&models.StripeEvent{}, &models.StripeRefund{}, &models.CreditRefund{},
-					&models.TransferReversal{}, &models.PayoutItem{})
+					&models.TransferReversal{}, &models.PayoutItem{}, &models.StripeCharge{}, &models.Payout{})
 			},
 		},
 	}

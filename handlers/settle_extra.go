@@ -284,3 +284,19 @@ func (h *Handlers) AdminReleaseReversal(c *fiber.Ctx) error {
 	h.flash(c, "success", "reversal_released")
 	return seeOther(c, "/admin/reconciliation")
 }
+
+// onChargeSucceeded remembers which charge paid a payment intent, so a
+// payout funded by exactly one top-up can name it as source_transaction.
+func (h *Handlers) onChargeSucceeded(ctx context.Context, ev *stripe.Event) (string, error) {
+	var ch stripe.Charge
+	if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
+		return "", fmt.Errorf("charge.succeeded: decode charge: %w", err)
+	}
+	if ch.PaymentIntent == nil || ch.PaymentIntent.ID == "" || ch.ID == "" {
+		return "ignored_no_payment_intent", nil
+	}
+	if err := h.store.RecordStripeCharge(ctx, ch.PaymentIntent.ID, ch.ID); err != nil {
+		return "", err
+	}
+	return "charge_recorded", nil
+}

@@ -32,6 +32,7 @@ func (h *Handlers) stripeEventHandlers() map[string]stripeEventHandler {
 		"checkout.session.async_payment_succeeded": h.onCheckoutCompleted,
 		"checkout.session.async_payment_failed":    h.onCheckoutCompleted,
 		"charge.refunded":                          h.onChargeRefunded,
+		"charge.succeeded":                         h.onChargeSucceeded,
 		"transfer.reversed":                        h.onTransferReversed,
 	}
 }

@@ -35,10 +35,14 @@ type Payout struct {
 	Status           string `gorm:"size:10;not null;index"`
 	IdempotencyKey   string `gorm:"size:64;not null;uniqueIndex"`
 	StripeTransferID string `gorm:"size:80;not null;default:''"`
-	Error            string `gorm:"size:500;not null;default:''"`
-	Attempts         int    `gorm:"not null;default:0"`
-	CreatedAt        time.Time
-	PaidAt           *time.Time
+	// SourceTransaction is the charge that funded this payout, when exactly
+	// one is known (see payoutSourceCharge); sent as the transfer's
+	// source_transaction.
+	SourceTransaction string `gorm:"size:255;not null;default:''"`
+	Error             string `gorm:"size:500;not null;default:''"`
+	Attempts          int    `gorm:"not null;default:0"`
+	CreatedAt         time.Time
+	PaidAt            *time.Time
 }
 
 // PayoutJob is a pending payout with what the Stripe call needs.
@@ -96,6 +100,15 @@ func (s *Store) PrepareSettlement(ctx context.Context, minCents int64) ([]Payout
 			// moved the money first; then this run records nothing.
 			if err := assignPayoutItems(tx, p.ID, m.ID); err != nil {
 				return err
+			}
+			src, err := payoutSourceCharge(tx, p.ID, payable)
+			if err != nil {
+				return err
+			}
+			if src != "" {
+				if err := tx.Model(&Payout{}).Where("id = ?", p.ID).Update("source_transaction", src).Error; err != nil {
+					return err
+				}
 			}
 			if _, err := s.book(tx, Booking{Kind: "payout.intent", IdempotencyKey: "payout.intent:" + pid, Currency: p.Currency,
 				Memo: "payout " + pid, Postings: Move(AccountMerchantPayable(m.ID), AccountMerchantTransit(m.ID), payable)}); err != nil {

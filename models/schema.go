@@ -248,6 +248,6 @@ func AllModels() []any {
 		&MerchantLogo{}, &MerchantInvite{},
 		&WebhookEndpoint{}, &WebhookDelivery{},
 		&Redemption{}, &Payout{}, &Topup{},
-		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{},
+		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{}, &StripeCharge{},
 	}
 }
