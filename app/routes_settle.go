@@ -21,5 +21,7 @@ func settleRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, s
 	web.Get("/admin/refunds", h.RequirePlatformAdmin, h.AdminRefunds)
 	web.Post("/admin/refunds/:id/:action", h.RequirePlatformAdmin, h.AdminRefundAction)
 	web.Get("/admin/reconciliation", h.RequirePlatformAdmin, h.AdminReconciliation)
+	web.Get("/admin/datev", h.RequirePlatformAdmin, h.AdminDatev)
+	web.Post("/admin/datev", h.RequirePlatformAdmin, h.AdminDatevExport)
 	web.Post("/admin/reconciliation/reversals/:id/release", h.RequirePlatformAdmin, h.AdminReleaseReversal)
 }
