@@ -12,7 +12,7 @@ require (
 	gorm.io/gorm v1.31.2
 )
 
-require github.com/go-pdf/fpdf v0.9.0 // indirect
+require github.com/go-pdf/fpdf v0.9.0
 
 require (
 	github.com/andybalholm/brotli v1.1.0 // indirect

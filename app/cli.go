@@ -31,6 +31,7 @@ Commands:
   ledger verify   check every ledger invariant (exit 1 when one is broken)
   settle          pay merchants their redeemed balances (Stripe transfers)
   merchant connect  create a merchant's Stripe account and print its onboarding link
+  stripe-events retry  process stored Stripe events whose processing failed again
   backup          write a consistent copy of the SQLite database (--to FILE)
 
 Each command has --help. Configuration comes from the environment: ADDR,
@@ -64,7 +65,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
-	if (cmd == "user" || cmd == "apikey" || cmd == "credit" || cmd == "ledger" || cmd == "merchant") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if (cmd == "user" || cmd == "apikey" || cmd == "credit" || cmd == "ledger" || cmd == "merchant" || cmd == "stripe-events") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = cmd+" "+args[0], args[1:]
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -326,6 +327,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			fmt.Fprintln(stdout, p.String())
 		}
 		return exitError{1}
+	}
+	if handled, err := runStripeEventsCommand(ctx, cmd, args, fs, open, stdout, stderr); handled {
+		return err
 	}
 	if handled, err := runStripeCommand(ctx, cmd, args, fs, open, stdout, stderr, log); handled {
 		return err

@@ -187,6 +187,13 @@ func migrations() []*gormigrate.Migration {
 					&models.GiftReason{}, &models.PreferredPartner{}, &models.GiftSettings{})
 			},
 		},
+		{
+			ID: "0012_settlement_extras",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.StripeEvent{}, &models.StripeRefund{}, &models.CreditRefund{},
+					&models.TransferReversal{}, &models.PayoutItem{}, &models.StripeCharge{}, &models.Payout{})
+			},
+		},
 	}
 }
 

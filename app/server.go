@@ -89,6 +89,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		FormActionHosts:     formActionHosts(cfg),
 		APIDoc:              apiDoc,
 		HooksAllowHTTP:      cfg.HooksAllowPrivate || cfg.Demo,
+		CreditRefunds:       creditRefundsOrNil(store, sp, log),
 	})
 	a.Metrics = newMetrics(store)
 	a.h = h

@@ -17,13 +17,29 @@ type Transferer interface {
 	CreateTransfer(ctx context.Context, accountID string, amountCents int64, currency, group, idempotencyKey string) (string, error)
 }
 
+// SourcedTransferer can name the charge that funded a transfer
+// (source_transaction), so the transfer draws on that charge's funds even
+// before they are available in the platform balance.
+type SourcedTransferer interface {
+	CreateTransferFrom(ctx context.Context, accountID string, amountCents int64, currency, group, idempotencyKey, sourceCharge string) (string, error)
+}
+
 // CreateTransfer creates a Stripe transfer to a connected account.
 func (p *stripePayments) CreateTransfer(ctx context.Context, accountID string, amountCents int64, currency, group, idempotencyKey string) (string, error) {
+	return p.CreateTransferFrom(ctx, accountID, amountCents, currency, group, idempotencyKey, "")
+}
+
+// CreateTransferFrom creates a transfer, with source_transaction when
+// sourceCharge is set.
+func (p *stripePayments) CreateTransferFrom(ctx context.Context, accountID string, amountCents int64, currency, group, idempotencyKey, sourceCharge string) (string, error) {
 	params := &stripe.TransferParams{
 		Amount:        stripe.Int64(amountCents),
 		Currency:      stripe.String(currency),
 		Destination:   stripe.String(accountID),
 		TransferGroup: stripe.String(group),
+	}
+	if sourceCharge != "" {
+		params.SourceTransaction = stripe.String(sourceCharge)
 	}
 	params.Context = ctx
 	params.SetIdempotencyKey(idempotencyKey)
@@ -61,7 +77,13 @@ func (a *App) Settle(ctx context.Context) (SettleResult, error) {
 	}
 	for _, j := range jobs {
 		p := j.Payout
-		id, err := a.Transfers.CreateTransfer(ctx, j.StripeAccountID, p.AmountCents, toLowerASCII(p.Currency), "settlement-"+p.PublicID, p.IdempotencyKey)
+		var id string
+		var err error
+		if st, ok := a.Transfers.(SourcedTransferer); ok && p.SourceTransaction != "" {
+			id, err = st.CreateTransferFrom(ctx, j.StripeAccountID, p.AmountCents, toLowerASCII(p.Currency), "settlement-"+p.PublicID, p.IdempotencyKey, p.SourceTransaction)
+		} else {
+			id, err = a.Transfers.CreateTransfer(ctx, j.StripeAccountID, p.AmountCents, toLowerASCII(p.Currency), "settlement-"+p.PublicID, p.IdempotencyKey)
+		}
 		if err != nil {
 			var se *stripe.Error
 			if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != 429 {

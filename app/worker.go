@@ -28,6 +28,11 @@ func (a *App) RunWorker(ctx context.Context) {
 		}
 		if time.Since(lastSweep) > time.Minute {
 			a.RunLifecycle(ctx)
+			if ok, failed, err := a.RetryStripeEvents(ctx, false); err != nil && ctx.Err() == nil {
+				a.Log.Warn("stripe event retry failed", "err", err)
+			} else if ok+failed > 0 {
+				a.Log.Info("stripe events retried", "applied", ok, "failed", failed)
+			}
 			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("kv sweep failed", "err", err)
 			}

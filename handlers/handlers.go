@@ -33,6 +33,8 @@ type Options struct {
 	APIDoc *APIDoc
 	// HooksAllowHTTP accepts plain-http webhook endpoints (development, tests).
 	HooksAllowHTTP bool
+	// CreditRefunds pays refund requests back through Stripe; nil without Stripe.
+	CreditRefunds CreditRefunder
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.

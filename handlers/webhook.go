@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,6 +31,9 @@ func (h *Handlers) stripeEventHandlers() map[string]stripeEventHandler {
 		"checkout.session.completed":               h.onCheckoutCompleted,
 		"checkout.session.async_payment_succeeded": h.onCheckoutCompleted,
 		"checkout.session.async_payment_failed":    h.onCheckoutCompleted,
+		"charge.refunded":                          h.onChargeRefunded,
+		"charge.succeeded":                         h.onChargeSucceeded,
+		"transfer.reversed":                        h.onTransferReversed,
 	}
 }
 
@@ -76,36 +80,67 @@ func (h *Handlers) StripeWebhook(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"received": true, "duplicate": true})
 	}
 	log := h.log.With("event", ev.ID, "type", ev.Type)
-	if ev.APIVersion != stripe.APIVersion {
+	result, perr, flag := h.dispatchStripeEvent(ctx, &ev)
+	if err := h.store.FinishStripeEvent(ctx, row.ID, result, perr, flag); err != nil {
+		return err
+	}
+	switch {
+	case result == models.StripeResultAPIVersionError:
 		log.Error("stripe webhook: API version mismatch; event stored and flagged", "event_api_version", ev.APIVersion, "expected", stripe.APIVersion)
-		perr := fmt.Errorf("event api_version %q, stripe-go expects %q", ev.APIVersion, stripe.APIVersion)
-		if err := h.store.FinishStripeEvent(ctx, row.ID, models.StripeResultAPIVersionError, perr, true); err != nil {
-			return err
-		}
 		return webhookProblem(c, fiber.StatusUnprocessableEntity, "api_version_mismatch",
 			"The event's API version differs from the version this app is built for; it is stored for the operator.")
+	case perr != nil:
+		log.Error("stripe webhook: processing failed; stored for retry", "err", perr, "attempt", row.Attempts)
+		return webhookProblem(c, fiber.StatusInternalServerError, "processing_failed", "The event is stored and will be retried.")
+	case result == models.StripeResultUnhandledType:
+		log.Info("stripe webhook: unhandled event type stored")
+	default:
+		log.Info("stripe webhook: processed", "result", result, "flagged", flag)
+	}
+	return c.JSON(fiber.Map{"received": true, "result": result})
+}
+
+// dispatchStripeEvent applies a verified event by type. An API version
+// other than stripe-go's is an error that flags the event; a handler's
+// result starting with "flagged_" is applied but flagged for the operator.
+func (h *Handlers) dispatchStripeEvent(ctx context.Context, ev *stripe.Event) (result string, perr error, flag bool) {
+	if ev.APIVersion != stripe.APIVersion {
+		return models.StripeResultAPIVersionError, fmt.Errorf("event api_version %q, stripe-go expects %q", ev.APIVersion, stripe.APIVersion), true
 	}
 	fn, ok := h.stripeEventHandlers()[string(ev.Type)]
 	if !ok {
-		log.Info("stripe webhook: unhandled event type stored")
-		if err := h.store.FinishStripeEvent(ctx, row.ID, models.StripeResultUnhandledType, nil, false); err != nil {
-			return err
-		}
-		return c.JSON(fiber.Map{"received": true, "result": models.StripeResultUnhandledType})
+		return models.StripeResultUnhandledType, nil, false
 	}
-	result, perr := fn(ctx, &ev)
+	result, perr = fn(ctx, ev)
 	if perr != nil {
-		log.Error("stripe webhook: processing failed; Stripe will redeliver", "err", perr, "attempt", row.Attempts)
-		if err := h.store.FinishStripeEvent(ctx, row.ID, "failed", perr, false); err != nil {
-			return err
-		}
-		return webhookProblem(c, fiber.StatusInternalServerError, "processing_failed", "The event is stored and will be retried.")
+		return "failed", perr, false
 	}
-	if err := h.store.FinishStripeEvent(ctx, row.ID, result, nil, false); err != nil {
-		return err
+	return result, nil, strings.HasPrefix(result, "flagged_")
+}
+
+// RetryStripeEvent processes a stored event again from its payload (the
+// retry job and `stripe-events retry`), under the same lease as live
+// deliveries. done reports an event that was already processed.
+func (h *Handlers) RetryStripeEvent(ctx context.Context, eventID string) (result string, done bool, err error) {
+	row, done, err := h.store.ClaimStoredStripeEvent(ctx, eventID)
+	if err != nil || done {
+		return "", done, err
 	}
-	log.Info("stripe webhook: processed", "result", result)
-	return c.JSON(fiber.Map{"received": true, "result": result})
+	var ev stripe.Event
+	if err := json.Unmarshal([]byte(row.Payload), &ev); err != nil || ev.Data == nil {
+		perr := fmt.Errorf("stored payload is not an event: %v", err)
+		return "", false, errors.Join(perr, h.store.FinishStripeEvent(ctx, row.ID, "failed", perr, true))
+	}
+	result, perr, flag := h.dispatchStripeEvent(ctx, &ev)
+	if err := h.store.FinishStripeEvent(ctx, row.ID, result, perr, flag); err != nil {
+		return "", false, err
+	}
+	if perr != nil {
+		h.log.Warn("stripe event retry failed", "event", eventID, "attempt", row.Attempts, "err", perr)
+		return result, false, perr
+	}
+	h.log.Info("stripe event retried", "event", eventID, "result", result)
+	return result, false, nil
 }
 
 func webhookProblem(c *fiber.Ctx, status int, code, detail string) error {

@@ -32,7 +32,7 @@ func AccountMerchantPayable(merchantID uint) string {
 }
 
 func allowsNegative(code string) bool {
-	return strings.HasPrefix(code, "cash:") || strings.HasPrefix(code, "payout:")
+	return strings.HasPrefix(code, "cash:") || strings.HasPrefix(code, "payout:") || strings.HasPrefix(code, "shortfall:")
 }
 
 // Posting moves Amount cents into (positive) or out of (negative) Account.
@@ -186,7 +186,12 @@ func (p LedgerProblem) String() string { return p.Check + ": " + p.Detail }
 //   - every account's cached balance equals the sum of its entries;
 //   - no wallet account (company credit, voucher, merchant payable,
 //     commission) is below zero;
-//   - all balances together sum to zero per currency.
+//   - all balances together sum to zero per currency;
+//   - refunds never exceed the top-ups paid, refund reserves equal the
+//     open requests, shortfalls are all recorded (verifyRefunds);
+//   - reversed transfers never exceed their payouts and are held or
+//     released exactly once (verifyReversals);
+//   - each payout's statement items cover it (verifyPayoutItems).
 //
 // Domain tables that mirror an account (vouchers) add their checks here as
 // they are introduced.
@@ -268,5 +273,12 @@ func (s *Store) VerifyLedger(ctx context.Context) ([]LedgerProblem, error) {
 		return nil, err
 	}
 	out = append(out, pp...)
+	for _, check := range []func(context.Context) ([]LedgerProblem, error){s.verifyRefunds, s.verifyReversals, s.verifyPayoutItems} {
+		ps, err := check(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
 	return out, nil
 }

@@ -35,10 +35,14 @@ type Payout struct {
 	Status           string `gorm:"size:10;not null;index"`
 	IdempotencyKey   string `gorm:"size:64;not null;uniqueIndex"`
 	StripeTransferID string `gorm:"size:80;not null;default:''"`
-	Error            string `gorm:"size:500;not null;default:''"`
-	Attempts         int    `gorm:"not null;default:0"`
-	CreatedAt        time.Time
-	PaidAt           *time.Time
+	// SourceTransaction is the charge that funded this payout, when exactly
+	// one is known (see payoutSourceCharge); sent as the transfer's
+	// source_transaction.
+	SourceTransaction string `gorm:"size:255;not null;default:''"`
+	Error             string `gorm:"size:500;not null;default:''"`
+	Attempts          int    `gorm:"not null;default:0"`
+	CreatedAt         time.Time
+	PaidAt            *time.Time
 }
 
 // PayoutJob is a pending payout with what the Stripe call needs.
@@ -68,6 +72,17 @@ func (s *Store) PrepareSettlement(ctx context.Context, minCents int64) ([]Payout
 			continue
 		}
 		err = s.tx(ctx, func(tx *gorm.DB) error {
+			// Re-read the payable under a row lock: a redemption committing
+			// meanwhile is then either in both the amount and the statement
+			// items, or in neither.
+			var acc LedgerAccount
+			if err := lockRow(tx).Where("code = ?", AccountMerchantPayable(m.ID)).First(&acc).Error; err != nil {
+				return notFound(err)
+			}
+			payable := acc.Balance
+			if payable <= 0 || payable < minCents {
+				return nil
+			}
 			var n int64
 			if err := tx.Model(&Payout{}).Where("merchant_id = ? AND status = ?", m.ID, PayoutPending).Count(&n).Error; err != nil {
 				return err
@@ -83,6 +98,18 @@ func (s *Store) PrepareSettlement(ctx context.Context, minCents int64) ([]Payout
 			}
 			// book fails with ErrInsufficientBalance if a concurrent run
 			// moved the money first; then this run records nothing.
+			if err := assignPayoutItems(tx, p.ID, m.ID); err != nil {
+				return err
+			}
+			src, err := payoutSourceCharge(tx, p.ID, payable)
+			if err != nil {
+				return err
+			}
+			if src != "" {
+				if err := tx.Model(&Payout{}).Where("id = ?", p.ID).Update("source_transaction", src).Error; err != nil {
+					return err
+				}
+			}
 			if _, err := s.book(tx, Booking{Kind: "payout.intent", IdempotencyKey: "payout.intent:" + pid, Currency: p.Currency,
 				Memo: "payout " + pid, Postings: Move(AccountMerchantPayable(m.ID), AccountMerchantTransit(m.ID), payable)}); err != nil {
 				return err
@@ -148,6 +175,10 @@ func (s *Store) FailPayout(ctx context.Context, payoutID uint, cause string) err
 			Updates(map[string]any{"status": PayoutFailed, "error": cause, "attempts": gorm.Expr("attempts + 1")})
 		if res.Error != nil || res.RowsAffected != 1 {
 			return res.Error
+		}
+		// The statement items go back too: the next payout pays them.
+		if err := tx.Where("payout_id = ?", p.ID).Delete(&PayoutItem{}).Error; err != nil {
+			return err
 		}
 		if _, err := s.book(tx, Booking{Kind: "payout.failed", IdempotencyKey: "payout.failed:" + p.PublicID, Currency: p.Currency,
 			Memo: "payout failed", Postings: Move(AccountMerchantTransit(p.MerchantID), AccountMerchantPayable(p.MerchantID), p.AmountCents)}); err != nil {

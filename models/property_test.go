@@ -42,11 +42,14 @@ func runRandomHistory(t *testing.T, dialect string, seed int64, steps int) {
 	sender := models.GiftSender{CompanyID: co.ID, UserID: &admin.ID}
 	var gifts, claimed []*models.Gift
 	var redemptions []models.Redemption
+	var topups []*models.Topup
+	var paidPayouts []models.Payout
+	refunded, reversed := map[uint]int64{}, map[uint]int64{}
 	ops := map[string]int{}
 	for step := 0; step < steps; step++ {
 		var op string
 		var err error
-		switch k := rng.Intn(9); {
+		switch k := rng.Intn(13); {
 		case k == 0:
 			op = "topup"
 			_, err = s.GrantCredit(ctx, co.ID, int64(rng.Intn(200_00)+1), "", "", models.ActorCLI)
@@ -88,6 +91,59 @@ func runRandomHistory(t *testing.T, dialect string, seed int64, steps int) {
 			g := gifts[rng.Intn(len(gifts))]
 			s.DB().Model(&models.Gift{}).Where("id = ?", g.ID).Update("expires_at", time.Now().Add(-time.Minute))
 			_, err = s.RunLifecycle(ctx, 0, nil)
+		case k == 9:
+			op = "stripe-topup"
+			var tu *models.Topup
+			tu, err = s.CreateTopup(ctx, co.ID, int64(rng.Intn(300_00)+models.TopupMinCents), models.ActorCLI)
+			if err == nil {
+				_, err = s.CompleteTopup(ctx, tu.PublicID, "cs_"+tu.PublicID, "pi_"+tu.PublicID, tu.AmountCents)
+				topups = append(topups, tu)
+			}
+		case k == 10 && len(topups) > 0:
+			op = "stripe-refund"
+			tu := topups[rng.Intn(len(topups))]
+			refunded[tu.ID] += int64(rng.Intn(80_00) + 1) // Stripe's running total, may exceed the payment
+			_, err = s.BookChargeRefund(ctx, models.ChargeRefund{PaymentIntentID: "pi_" + tu.PublicID, ChargeID: "ch_" + tu.PublicID,
+				AmountRefunded: refunded[tu.ID], LastRefundID: fmt.Sprintf("re_%d", step)})
+		case k == 11:
+			op = "refund-request"
+			var rf *models.CreditRefund
+			rf, err = s.RequestCreditRefund(ctx, co.ID, int64(rng.Intn(100_00)+1), "", models.ActorCLI)
+			if err != nil {
+				break
+			}
+			switch rng.Intn(4) {
+			case 0:
+				err = s.DeclineCreditRefund(ctx, rf.PublicID, "", models.ActorCLI)
+			case 1:
+				err = s.CreditNoteRefund(ctx, rf.PublicID, "GS-1", models.ActorCLI)
+			case 2, 3:
+				var jobs []models.RefundJob
+				jobs, err = s.PrepareStripeRefund(ctx, rf.PublicID, models.ActorCLI)
+				for _, j := range jobs {
+					if err != nil {
+						break
+					}
+					if rng.Intn(4) == 0 {
+						err = s.FailRefundPart(ctx, j.Part.ID, "refused")
+					} else {
+						err = s.ConfirmRefundPart(ctx, j.Part.ID, "re_"+j.Part.Key)
+					}
+				}
+			}
+		case k == 12 && len(paidPayouts) > 0:
+			op = "transfer-reversal"
+			p := paidPayouts[rng.Intn(len(paidPayouts))]
+			reversed[p.ID] += int64(rng.Intn(20_00) + 1)
+			_, err = s.BookTransferReversal(ctx, models.TransferReversed{TransferID: "tr_" + p.PublicID, TransferGroup: "settlement-" + p.PublicID,
+				AmountReversed: reversed[p.ID], LastReversalID: fmt.Sprintf("trr_%d", step)})
+			if err == nil && rng.Intn(2) == 0 {
+				var rvs []models.TransferReversal
+				s.DB().Where("released_at IS NULL").Find(&rvs)
+				if len(rvs) > 0 {
+					err = s.ReleaseTransferReversal(ctx, rvs[rng.Intn(len(rvs))].ID, models.ActorCLI)
+				}
+			}
 		default:
 			op = "settle"
 			var jobs []models.PayoutJob
@@ -100,6 +156,9 @@ func runRandomHistory(t *testing.T, dialect string, seed int64, steps int) {
 					err = s.FailPayout(ctx, j.Payout.ID, "refused")
 				} else {
 					err = s.ConfirmPayout(ctx, j.Payout.ID, "tr_"+j.Payout.PublicID)
+					if err == nil {
+						paidPayouts = append(paidPayouts, j.Payout)
+					}
 				}
 				if err != nil {
 					break

@@ -250,5 +250,6 @@ func AllModels() []any {
 		&WebhookEndpoint{}, &WebhookDelivery{},
 		&Redemption{}, &Payout{}, &Topup{},
 		&GiftTemplate{}, &GiftReason{}, &PreferredPartner{}, &GiftSettings{},
+		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{}, &StripeCharge{},
 	}
 }

@@ -177,6 +177,9 @@ type StripeEvent struct {
 	Flagged     bool   `gorm:"not null;default:false;index"`
 	Attempts    int    `gorm:"not null;default:0"`
 	LockedUntil *time.Time
+	// NextAttemptAt is when the retry job may process a failed event again
+	// (backoff); nil for events never failed.
+	NextAttemptAt *time.Time `gorm:"index"`
 }
 
 // Results of processing a Stripe event.
@@ -249,12 +252,21 @@ func (s *Store) FinishStripeEvent(ctx context.Context, id uint, result string, p
 	if procErr == nil {
 		upd["processed_at"] = s.Now()
 		upd["error"] = ""
+		upd["next_attempt_at"] = nil
 	} else {
 		msg := procErr.Error()
 		if len(msg) > 500 {
 			msg = msg[:500]
 		}
 		upd["error"] = msg
+		var row StripeEvent
+		if err := s.db.WithContext(ctx).Select("id", "attempts").First(&row, id).Error; err != nil {
+			return notFound(err)
+		}
+		upd["next_attempt_at"] = s.Now().Add(StripeEventBackoff(row.Attempts))
+		if row.Attempts >= StripeEventMaxAttempts {
+			flag = true // given up: the operator looks at it (and may retry by hand)
+		}
 	}
 	if flag {
 		upd["flagged"] = true
@@ -267,4 +279,76 @@ func (s *Store) StripeEventByID(ctx context.Context, eventID string) (*StripeEve
 	var ev StripeEvent
 	err := s.db.WithContext(ctx).Where("event_id = ?", eventID).First(&ev).Error
 	return &ev, notFound(err)
+}
+
+// StripeEventMaxAttempts is how often a failing event is tried (live
+// deliveries and retries together) before it is flagged for the operator;
+// `stripe-events retry --event ID` still processes it by hand.
+const StripeEventMaxAttempts = 12
+
+// StripeEventBackoff is the wait before the retry job tries a failed event
+// again: 30 s after the first failure, doubling, at most 6 hours.
+func StripeEventBackoff(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < attempts && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 6*time.Hour)
+}
+
+// DueStripeEvents lists stored events whose processing failed and whose
+// backoff has passed (flagged ones only with includeFlagged), oldest first.
+func (s *Store) DueStripeEvents(ctx context.Context, limit int, includeFlagged bool) ([]StripeEvent, error) {
+	now := s.Now()
+	q := s.db.WithContext(ctx).Where("processed_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)", now, now)
+	if !includeFlagged {
+		q = q.Where("flagged = ?", false)
+	}
+	var evs []StripeEvent
+	err := q.Order("id").Limit(limit).Find(&evs).Error
+	return evs, err
+}
+
+// ClaimStoredStripeEvent takes the lease on a stored, unprocessed event for
+// a retry (the same lease live deliveries take, so an event is never
+// processed by two at once): done=true when it was processed meanwhile,
+// ErrEventBusy when someone else holds it.
+func (s *Store) ClaimStoredStripeEvent(ctx context.Context, eventID string) (ev *StripeEvent, done bool, err error) {
+	now := s.Now()
+	var row StripeEvent
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("event_id = ?", eventID).First(&row).Error; err != nil {
+			return notFound(err)
+		}
+		if row.ProcessedAt != nil {
+			done = true
+			return nil
+		}
+		until := now.Add(stripeEventLease)
+		res := tx.Model(&StripeEvent{}).
+			Where("id = ? AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < ?)", row.ID, now).
+			Updates(map[string]any{"locked_until": until, "attempts": gorm.Expr("attempts + 1")})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrEventBusy
+		}
+		row.LockedUntil = &until
+		row.Attempts++
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return &row, done, nil
+}
+
+// UnprocessedStripeEvents lists stored events not (yet) applied, flagged
+// first, for the reconciliation view.
+func (s *Store) UnprocessedStripeEvents(ctx context.Context, limit int) ([]StripeEvent, error) {
+	var evs []StripeEvent
+	err := s.db.WithContext(ctx).Omit("payload").Where("processed_at IS NULL OR flagged = ?", true).
+		Order("flagged DESC, id DESC").Limit(limit).Find(&evs).Error
+	return evs, err
 }
