@@ -176,6 +176,12 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Merchant{})
 			},
 		},
+		{
+			ID: "0010_bulk",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.BulkBatch{}, &models.BulkRow{})
+			},
+		},
 	}
 }
 

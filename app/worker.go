@@ -28,6 +28,9 @@ func (a *App) RunWorker(ctx context.Context) {
 		}
 		if time.Since(lastSweep) > time.Minute {
 			a.RunLifecycle(ctx)
+			if _, err := a.Store.ResumeBulkBatches(ctx, a.h.ComposeGiftMail); err != nil && ctx.Err() == nil {
+				a.Log.Warn("resuming bulk batches failed", "err", err)
+			}
 			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("kv sweep failed", "err", err)
 			}

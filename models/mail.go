@@ -18,10 +18,16 @@ const (
 const MailMaxAttempts = 8
 
 func (s *Store) enqueueMail(tx *gorm.DB, m Mail) error {
+	m = queuedMail(m, s.Now())
+	return tx.Create(&m).Error
+}
+
+// queuedMail prepares m as a new job due at.
+func queuedMail(m Mail, at time.Time) Mail {
 	m.ID = 0
 	m.Status = MailQueued
-	m.NextAttempt = s.Now()
-	return tx.Create(&m).Error
+	m.NextAttempt = at
+	return m
 }
 
 // EnqueueMail queues a mail on its own (for mails not tied to another change).
