@@ -88,12 +88,30 @@ func TestBulkAPI(t *testing.T) {
 				"jo@example.com;Jo;5;;50667;;T-4;email\r\n" +
 				";Ohne Mail;3,00;cafe-rheinblick;;;T-5;none\r\n"
 			res := e.bulkAPI(t, e.key, "/api/v1/gifts/bulk", "batch-1", "text/csv", []byte(csv))
-			if res.Status != 201 {
+			if res.Status != 202 {
 				t.Fatalf("csv: %d %s", res.Status, res.Body)
 			}
 			b := decode[bulkJSON](t, res)
-			if b.Status != "sent" || b.Total != 5 || b.Sent != 5 || b.AmountCents != 38_00 || b.GiftsURL != "/api/v1/gifts/bulk/"+b.ID+"/gifts" {
+			if b.Status != "sending" || b.Total != 5 || b.Sent != 0 || b.AmountCents != 38_00 || b.GiftsURL != "/api/v1/gifts/bulk/"+b.ID+"/gifts" {
 				t.Fatalf("batch %+v", b)
+			}
+			// Accepted: the total is reserved at once, the gifts come from the job queue.
+			if got := e.credit(t); got != credit0-38_00 {
+				t.Fatalf("credit %d, want %d", got, credit0-38_00)
+			}
+			if c := e.bulkCounts(t); c.gifts != before.gifts {
+				t.Fatalf("gifts before the job ran: +%d", c.gifts-before.gifts)
+			}
+			bal := e.api(t, e.key, "GET", "/api/v1/company/balance", "", "")
+			if !strings.Contains(bal.Body, fmt.Sprintf(`"available_cents":%d`, credit0-38_00)) {
+				t.Fatalf("balance while sending: %s", bal.Body)
+			}
+			verifyLedger(t, e.a.Store)
+			if n := e.a.RunBulk(ctx); n != 1 {
+				t.Fatalf("bulk job finished %d batches", n)
+			}
+			if n := e.a.RunBulk(ctx); n != 0 {
+				t.Fatalf("second bulk run finished %d batches", n)
 			}
 			after := e.bulkCounts(t)
 			if after.gifts-before.gifts != 5 || after.mails-before.mails != 4 {
@@ -135,7 +153,7 @@ func TestBulkAPI(t *testing.T) {
 			}
 
 			// Progress; another company's key sees nothing.
-			if res := e.api(t, e.key, "GET", "/api/v1/gifts/bulk/"+b.ID, "", ""); res.Status != 200 || decode[bulkJSON](t, res).Sent != 5 {
+			if res := e.api(t, e.key, "GET", "/api/v1/gifts/bulk/"+b.ID, "", ""); res.Status != 200 || decode[bulkJSON](t, res).Sent != 5 || decode[bulkJSON](t, res).Status != "sent" {
 				t.Fatalf("progress: %d %s", res.Status, res.Body)
 			}
 			for _, p := range []string{"/api/v1/gifts/bulk/" + b.ID, "/api/v1/gifts/bulk/" + b.ID + "/gifts"} {
@@ -160,9 +178,10 @@ func TestBulkAPI(t *testing.T) {
 			js := fmt.Sprintf(`{"gifts":[{"recipient_email":"a@example.com","amount_cents":500,"merchant_ids":[%d],"notify":"email","language":"en"},`+
 				`{"recipient_email":"b@example.com","amount_cents":600,"near":"Köln","reference":"J-2"}]}`, e.cafe.ID)
 			res = e.bulkAPI(t, e.key, "/api/v1/gifts/bulk", "json-1", "application/json", []byte(js))
-			if res.Status != 201 || decode[bulkJSON](t, res).Total != 2 {
+			if res.Status != 202 || decode[bulkJSON](t, res).Total != 2 {
 				t.Fatalf("json: %d %s", res.Status, res.Body)
 			}
+			e.a.RunBulk(ctx)
 			var en models.Gift
 			e.a.DB.Where("recipient_email = ?", "a@example.com").First(&en)
 			if en.Lang != "en" || en.Notify != "email" || en.Status != models.GiftSent {
@@ -273,7 +292,7 @@ func TestBulkAPI(t *testing.T) {
 			if rows != 0 {
 				t.Fatalf("%d bulk rows left (they hold recipient addresses)", rows)
 			}
-			bal := e.api(t, e.key, "GET", "/api/v1/company/balance", "", "")
+			bal = e.api(t, e.key, "GET", "/api/v1/company/balance", "", "")
 			if !strings.Contains(bal.Body, fmt.Sprintf(`"available_cents":%d`, credit1)) {
 				t.Fatalf("balance %s", bal.Body)
 			}
@@ -376,12 +395,17 @@ func TestBulkWeb(t *testing.T) {
 			if first.Status != 303 || second.Status != 303 {
 				t.Fatalf("send: %d %d", first.Status, second.Status)
 			}
+			sending := agent.Get(loc)
+			if !strings.Contains(sending.Body, `hx-trigger="every 2s"`) || strings.Contains(sending.Body, `id="bulk-send"`) || e.credit(t) != credit0-15_50 {
+				t.Fatalf("sending page:\n%s", sending.Body)
+			}
+			e.a.RunBulk(t.Context())
 			c := e.bulkCounts(t)
 			if c.gifts-before.gifts != 2 || c.mails-before.mails != 2 || e.credit(t) != credit0-15_50 {
 				t.Fatalf("after send: %+v (before %+v)", c, before)
 			}
 			done := agent.Get(loc)
-			if !strings.Contains(done.Body, `id="bulk-sent">2<`) || strings.Contains(done.Body, `id="bulk-send"`) {
+			if !strings.Contains(done.Body, `id="bulk-sent">2<`) || strings.Contains(done.Body, `id="bulk-send"`) || strings.Contains(done.Body, "every 2s") {
 				t.Fatalf("result page:\n%s", done.Body)
 			}
 			var g models.Gift
@@ -466,10 +490,13 @@ func TestBulkLarge(t *testing.T) {
 				fmt.Fprintf(&sb, "kunde%d@example.com,Kunde %d,%d.%02d,%s,L-%d\n", i, i, cents/100, cents%100, m, i)
 			}
 			res := e.bulkAPI(t, e.key, "/api/v1/gifts/bulk", "large", "text/csv", []byte(sb.String()))
-			if res.Status != 201 {
+			if res.Status != 202 {
 				t.Fatalf("large: %d %s", res.Status, res.Body)
 			}
-			b := decode[bulkJSON](t, res)
+			if n := e.a.RunBulk(ctx); n != 1 {
+				t.Fatalf("bulk job finished %d batches", n)
+			}
+			b := decode[bulkJSON](t, e.api(t, e.key, "GET", "/api/v1/gifts/bulk/"+decode[bulkJSON](t, res).ID, "", ""))
 			c := e.bulkCounts(t)
 			if b.Total != n || b.Sent != n || b.AmountCents != total || c.gifts-before.gifts != n || c.mails-before.mails != n {
 				t.Fatalf("batch %+v, counts %+v vs %+v", b, c, before)

@@ -13,6 +13,9 @@ import (
 func (a *App) RunWorker(ctx context.Context) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	bulkDone := make(chan struct{}) // bulk batches have their own loop (app/bulk.go)
+	go func() { defer close(bulkDone); a.runBulkLoop(ctx) }()
+	defer func() { <-bulkDone }()
 	lastSweep := time.Time{}
 	lastSettle := time.Now() // first run an hour after start, then hourly
 	for {
@@ -28,9 +31,6 @@ func (a *App) RunWorker(ctx context.Context) {
 		}
 		if time.Since(lastSweep) > time.Minute {
 			a.RunLifecycle(ctx)
-			if _, err := a.Store.ResumeBulkBatches(ctx, a.h.ComposeGiftMail); err != nil && ctx.Err() == nil {
-				a.Log.Warn("resuming bulk batches failed", "err", err)
-			}
 			if err := a.Store.KVSweep(ctx); err != nil && ctx.Err() == nil {
 				a.Log.Warn("kv sweep failed", "err", err)
 			}

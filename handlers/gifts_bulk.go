@@ -151,7 +151,7 @@ func (h *Handlers) GiftBulkShow(c *fiber.Ctx) error {
 // finds it no longer in preview and only shows the result.
 func (h *Handlers) GiftBulkSend(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	b, err := h.store.SendBulkBatch(c.UserContext(), webSender(c), id, h.composeGiftMail)
+	b, err := h.store.SendBulkBatch(c.UserContext(), webSender(c), id)
 	lang := langOf(c)
 	var ve models.ValidationErrors
 	switch {
@@ -254,8 +254,9 @@ type apiBulkRequest struct {
 // upload's format) or JSON {"gifts": [...]} with the fields of POST
 // /api/v1/gifts. All or nothing: any invalid row is 422 with every row's
 // errors and nothing is sent; credit that does not cover the total is 402.
-// Otherwise 201 with the batch, once every gift exists and its mail is
-// queued. ?dry_run=true validates only (200). The Idempotency-Key header
+// Otherwise 202 with the batch: the total is reserved, and the job queue
+// writes the gifts and queues their mails within seconds (progress: GET
+// /api/v1/gifts/bulk/{id}). ?dry_run=true validates only (200). The Idempotency-Key header
 // is required (not for dry runs): a replay returns the same batch (200),
 // the same key with another body is 409.
 func (h *Handlers) APIGiftBulkCreate(c *fiber.Ctx) error {
@@ -345,11 +346,11 @@ func (h *Handlers) APIGiftBulkCreate(c *fiber.Ctx) error {
 		return bulkProblem(c, apiBulkProblem{Status: fiber.StatusUnprocessableEntity, Code: "validation_failed",
 			Detail: "Some rows are invalid; nothing was sent. See errors.", ErrorCount: plan.ErrorCount(), Errors: h.apiBulkErrors(plan.Errors)})
 	}
-	b, created, err := h.store.SubmitBulk(c.UserContext(), sender, plan, idem, reqHash, h.composeGiftMail)
+	b, created, err := h.store.SubmitBulk(c.UserContext(), sender, plan, idem, reqHash)
 	if err != nil {
 		return err
 	}
-	status := fiber.StatusCreated
+	status := fiber.StatusAccepted
 	if !created {
 		status = fiber.StatusOK
 		c.Set("Idempotent-Replayed", "true")

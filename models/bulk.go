@@ -20,8 +20,9 @@ import (
 
 // Bulk batch statuses. A web upload is stored as a preview first; sending
 // moves it to sending (the total is reserved from the credit in that same
-// transaction) and, once every gift exists, to sent. API batches skip the
-// preview. Previews not sent within BulkPreviewTTL expire.
+// transaction), and the job queue (RunBulkBatches, in the worker) writes
+// its gifts in chunks and then marks it sent. API batches skip the preview.
+// Previews not sent within BulkPreviewTTL expire.
 const (
 	BulkPreview = "preview"
 	BulkSending = "sending"
@@ -31,14 +32,15 @@ const (
 
 // Bulk limits.
 const (
-	BulkMaxBytes    = 10 << 20 // 10 MB per file or request body
-	BulkMaxRows     = 50_000
-	BulkErrorsKept  = 1000 // per-row errors stored and returned; the count is always complete
-	BulkPreviewTTL  = 24 * time.Hour
-	bulkChunkRows   = 500                   // gifts written per database transaction
-	bulkInsertBatch = 200                   // rows per INSERT (stays below SQLite's and PostgreSQL's bind-variable limits)
-	bulkMailSpacing = 10 * time.Millisecond // bulk mails become due 100 per second
-	bulkLease       = 2 * time.Minute
+	BulkMaxBytes     = 10 << 20 // 10 MB per file or request body
+	BulkMaxRows      = 50_000
+	BulkErrorsKept   = 1000 // per-row errors stored and returned; the count is always complete
+	BulkPreviewTTL   = 24 * time.Hour
+	bulkChunkRows    = 1000                  // gifts written per database transaction
+	bulkInsertBatch  = 500                   // rows per INSERT of wide rows (gifts, mails: below SQLite's 32,766 bind variables)
+	bulkInsertNarrow = 2000                  // rows per INSERT of narrow rows (ledger, offers, audit)
+	bulkMailSpacing  = 10 * time.Millisecond // bulk mails become due 100 per second
+	bulkLease        = 2 * time.Minute
 )
 
 // Message keys of bulk upload errors (whole file or one row).
@@ -628,7 +630,7 @@ func insertBulk(tx *gorm.DB, b *BulkBatch, rows []BulkRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return tx.CreateInBatches(rows, bulkInsertBatch*2).Error
+	return tx.CreateInBatches(rows, bulkInsertNarrow).Error
 }
 
 // CreateBulkPreview stores a web upload's valid rows as a preview to be
@@ -679,15 +681,15 @@ func (s *Store) BulkReplay(ctx context.Context, companyID uint, key, reqHash str
 // sending (a conditional update, so a double click or a second tab sends
 // once; the loser gets ErrConflict), the total moves from the company's
 // credit to the batch's reserve (ErrInsufficientBalance: nothing changes),
-// agent limits and partner caps are checked again. Then the gifts are
-// written in chunks and their mails queued.
+// agent limits and partner caps are checked again. The job queue then
+// writes the gifts and queues their mails (RunBulkBatches).
 //
 // Agent limits apply to the batch as a whole: when any row is above the
 // agent's maximum per gift or the total does not fit the rest of the
 // month's budget, the batch is refused (ValidationErrors{"batch":
 // MsgBulkOverLimit}) rather than parked for approval row by row; an admin
 // can send it instead.
-func (s *Store) SendBulkBatch(ctx context.Context, sender GiftSender, publicID string, compose GiftMailComposer) (*BulkBatch, error) {
+func (s *Store) SendBulkBatch(ctx context.Context, sender GiftSender, publicID string) (*BulkBatch, error) {
 	b, err := s.BulkBatchByPublicID(ctx, sender.CompanyID, publicID)
 	if err != nil {
 		return nil, err
@@ -703,9 +705,8 @@ func (s *Store) SendBulkBatch(ctx context.Context, sender GiftSender, publicID s
 		return nil, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		lease := s.Now().Add(bulkLease)
 		res := tx.Model(&BulkBatch{}).Where("id = ? AND status = ?", b.ID, BulkPreview).
-			Updates(map[string]any{"status": BulkSending, "locked_until": lease, "updated_at": s.Now()})
+			Updates(map[string]any{"status": BulkSending, "updated_at": s.Now()})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -717,15 +718,16 @@ func (s *Store) SendBulkBatch(ctx context.Context, sender GiftSender, publicID s
 	if err != nil {
 		return b, err
 	}
-	return s.runBulk(ctx, b.ID, compose)
+	return s.BulkBatchByPublicID(ctx, sender.CompanyID, publicID)
 }
 
-// SubmitBulk validates nothing itself: it stores an API plan whose rows are
-// all valid and sends it at once (reserve, chunks, mails). With the same
+// SubmitBulk stores an API plan whose rows are all valid, as sending, with
+// its total reserved from the credit in the same transaction; the job queue
+// writes the gifts (RunBulkBatches). With the same
 // idempotency key and request hash it returns the earlier batch
 // (created=false); a different request under the same key is ErrConflict.
 // Insufficient credit is ErrInsufficientBalance with nothing written.
-func (s *Store) SubmitBulk(ctx context.Context, sender GiftSender, plan *BulkPlan, idemKey, reqHash string, compose GiftMailComposer) (*BulkBatch, bool, error) {
+func (s *Store) SubmitBulk(ctx context.Context, sender GiftSender, plan *BulkPlan, idemKey, reqHash string) (*BulkBatch, bool, error) {
 	if idemKey == "" || len(idemKey) > IdempotencyKeyMax {
 		return nil, false, ValidationErrors{"idempotency_key": MsgInvalid}
 	}
@@ -747,8 +749,6 @@ func (s *Store) SubmitBulk(ctx context.Context, sender GiftSender, plan *BulkPla
 		return nil, false, err
 	}
 	b.IdempotencyKey, b.RequestHash = &idemKey, reqHash
-	lease := s.Now().Add(bulkLease)
-	b.LockedUntil = &lease
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if err := insertBulk(tx, b, rows); err != nil {
 			return err
@@ -765,8 +765,7 @@ func (s *Store) SubmitBulk(ctx context.Context, sender GiftSender, plan *BulkPla
 	if err != nil {
 		return nil, false, err
 	}
-	out, err := s.runBulk(ctx, b.ID, compose)
-	return out, true, err
+	return b, true, nil
 }
 
 // reserveBulk books the batch's total from the credit to its reserve and
@@ -850,10 +849,8 @@ func bulkReservedCents(tx *gorm.DB, companyID uint, userID *uint) (int64, error)
 }
 
 // runBulk writes a sending batch's gifts chunk by chunk until none is left.
-// It goes on when the client goes away; after a crash the worker resumes it
-// (ResumeBulkBatches).
+// After a crash (or when ctx ends) another run resumes at the next chunk.
 func (s *Store) runBulk(ctx context.Context, batchID uint, compose GiftMailComposer) (*BulkBatch, error) {
-	ctx = context.WithoutCancel(ctx)
 	for {
 		done, err := s.bulkChunk(ctx, batchID, compose)
 		if err != nil {
@@ -923,10 +920,10 @@ func (s *Store) bulkChunk(ctx context.Context, batchID uint, compose GiftMailCom
 			d, _ := json.Marshal(map[string]any{"public_id": gifts[i].PublicID, "amount_cents": gifts[i].AmountCents, "status": gifts[i].Status, "bulk": b.PublicID})
 			audits = append(audits, AuditLog{ActorKind: a.Kind, ActorID: a.ID, Action: "gift.created", SubjectType: "gift", SubjectID: &gifts[i].ID, Detail: string(d)})
 		}
-		if err := tx.Omit("Merchant").CreateInBatches(gm, bulkInsertBatch*2).Error; err != nil {
+		if err := tx.Omit("Merchant").CreateInBatches(gm, bulkInsertNarrow).Error; err != nil {
 			return err
 		}
-		if err := tx.CreateInBatches(audits, bulkInsertBatch).Error; err != nil {
+		if err := tx.CreateInBatches(audits, bulkInsertNarrow).Error; err != nil {
 			return err
 		}
 		if err := s.bookGiftsSent(tx, AccountBulkReserve(b.ID), b.Currency, gifts, chunkTotal); err != nil {
@@ -1016,10 +1013,10 @@ func (s *Store) bookGiftsSent(tx *gorm.DB, from, currency string, gifts []Gift, 
 		lts[i] = LedgerTransaction{Kind: "gift.sent", IdempotencyKey: &key, Memo: "gift " + gifts[i].PublicID}
 		accs[i] = LedgerAccount{Code: AccountVoucher(gifts[i].ID), Currency: currency, Balance: gifts[i].AmountCents}
 	}
-	if err := tx.CreateInBatches(&lts, bulkInsertBatch).Error; err != nil {
+	if err := tx.CreateInBatches(&lts, bulkInsertNarrow).Error; err != nil {
 		return err
 	}
-	if err := tx.CreateInBatches(&accs, bulkInsertBatch).Error; err != nil {
+	if err := tx.CreateInBatches(&accs, bulkInsertNarrow).Error; err != nil {
 		return err
 	}
 	entries := make([]LedgerEntry, 0, 2*len(gifts))
@@ -1028,7 +1025,7 @@ func (s *Store) bookGiftsSent(tx *gorm.DB, from, currency string, gifts []Gift, 
 			LedgerEntry{TransactionID: lts[i].ID, AccountID: src.ID, Amount: -gifts[i].AmountCents, Currency: currency},
 			LedgerEntry{TransactionID: lts[i].ID, AccountID: accs[i].ID, Amount: gifts[i].AmountCents, Currency: currency})
 	}
-	return tx.Omit("Account").CreateInBatches(entries, bulkInsertBatch*2).Error
+	return tx.Omit("Account").CreateInBatches(entries, bulkInsertNarrow).Error
 }
 
 // bulkHooks queues gift.sent for every endpoint of the company, as
@@ -1102,11 +1099,14 @@ func (s *Store) bulkMails(tx *gorm.DB, b *BulkBatch, gifts []Gift, offers [][]ui
 	return tx.CreateInBatches(mails, bulkInsertBatch).Error
 }
 
-// ResumeBulkBatches finishes batches left sending by a crashed or stopped
-// instance (their lease ran out) and expires previews older than
-// BulkPreviewTTL (their rows, which hold recipient addresses, are deleted).
-// The worker runs it; it returns how many batches it finished.
-func (s *Store) ResumeBulkBatches(ctx context.Context, compose GiftMailComposer) (int, error) {
+// RunBulkBatches is the bulk job: it writes the gifts of batches that are
+// sending and not leased by another run (new ones, and those left by a
+// crashed or stopped instance once their lease ran out), and expires
+// previews older than BulkPreviewTTL (their rows, which hold recipient
+// addresses, are deleted). Several instances may run it at once: a batch is
+// leased by a conditional update and its cursor moves by one. It returns
+// how many batches it finished.
+func (s *Store) RunBulkBatches(ctx context.Context, compose GiftMailComposer) (int, error) {
 	db := s.db.WithContext(ctx)
 	now := s.Now()
 	var stale []BulkBatch
@@ -1140,6 +1140,10 @@ func (s *Store) ResumeBulkBatches(ctx context.Context, compose GiftMailComposer)
 			continue // another instance took it
 		}
 		if _, err := s.runBulk(ctx, id, compose); err != nil {
+			if ctx.Err() != nil {
+				// Stopping: hand the batch to the next run at once.
+				s.db.WithContext(context.WithoutCancel(ctx)).Model(&BulkBatch{}).Where("id = ?", id).Update("locked_until", nil)
+			}
 			return n, err
 		}
 		n++
