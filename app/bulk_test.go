@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"trostpflaster/app/apptest"
 	"trostpflaster/models"
@@ -530,6 +532,111 @@ func TestBulkLarge(t *testing.T) {
 				t.Fatalf("balance %+v %v", bal, err)
 			}
 			verifyLedger(t, e.a.Store)
+		})
+	}
+}
+
+// TestBulkJobs covers the job side: partner caps and holidays are row
+// errors (counting the batch's own rows) and are checked again when
+// sending; a batch leased by a running job is left alone until the lease
+// runs out; two jobs at once write every gift once; previews expire and
+// their rows (recipient addresses) are deleted.
+func TestBulkJobs(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			e := newGiftEnv(t, d)
+			ctx := t.Context()
+			db := e.a.DB
+
+			// The bakery takes two more gifts this month; the café is on holiday.
+			if err := db.Model(&models.Merchant{}).Where("id = ?", e.bakery.ID).Update("monthly_gift_cap", 2).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Model(&models.Merchant{}).Where("id = ?", e.cafe.ID).Update("gifts_paused", true).Error; err != nil {
+				t.Fatal(err)
+			}
+			capCSV := "recipient_email;amount;merchant\n" +
+				"a@example.com;5;baeckerei-sonnenkorn\nb@example.com;5;baeckerei-sonnenkorn\nc@example.com;5;baeckerei-sonnenkorn\n" +
+				"d@example.com;5;cafe-rheinblick\n"
+			res := e.bulkAPI(t, e.key, "/api/v1/gifts/bulk?dry_run=true", "", "text/csv", []byte(capCSV))
+			p := decode[bulkProblemJSON](t, res)
+			got := map[string]string{}
+			for _, x := range p.Errors {
+				got[fmt.Sprintf("%d/%s", x.Row, x.Field)] = x.Code
+			}
+			if res.Status != 200 || len(got) != 2 || got["4/merchant"] != "bulk_merchant_cap" || got["5/merchant"] != "bulk_merchant_unavailable" {
+				t.Fatalf("caps: %d %v", res.Status, got)
+			}
+			db.Model(&models.Merchant{}).Where("id = ?", e.cafe.ID).Update("gifts_paused", false)
+
+			// A web preview made before the partner's cap filled up is refused when sent.
+			agent := apptest.NewClient(t, e.a.HTTP)
+			agent.Login("agent1@beispiel-verlag.example", "demo-agent-2026")
+			up := uploadCSV(t, agent, "zwei.csv", []byte("recipient_email;amount;merchant\nx@example.com;5;baeckerei-sonnenkorn\ny@example.com;5;baeckerei-sonnenkorn\n"))
+			if up.Status != 303 {
+				t.Fatalf("upload: %d", up.Status)
+			}
+			if res := e.api(t, e.key, "POST", "/api/v1/gifts", "fill-cap", giftBody(fmt.Sprint(e.bakery.ID), 5_00, "")); res.Status != 201 {
+				t.Fatalf("single gift: %d %s", res.Status, res.Body)
+			}
+			credit0 := e.credit(t)
+			if res := agent.PostForm(up.Header.Get("Location")+"/send", nil); res.Status != 422 || !strings.Contains(res.Body, "Vorschau") {
+				t.Fatalf("stale preview: %d", res.Status)
+			}
+			if e.credit(t) != credit0 {
+				t.Fatal("stale preview reserved credit")
+			}
+
+			// A batch leased by a running job waits until the lease is over.
+			body := "recipient_email;amount;merchant\n"
+			for i := range 30 {
+				body += fmt.Sprintf("k%d@example.com;1;cafe-rheinblick\n", i)
+			}
+			res = e.bulkAPI(t, e.key, "/api/v1/gifts/bulk", "leased", "text/csv", []byte(body))
+			if res.Status != 202 {
+				t.Fatalf("submit: %d %s", res.Status, res.Body)
+			}
+			id := decode[bulkJSON](t, res).ID
+			db.Model(&models.BulkBatch{}).Where("public_id = ?", id).Update("locked_until", e.a.Store.Now().Add(time.Minute))
+			if n := e.a.RunBulk(ctx); n != 0 {
+				t.Fatalf("leased batch run by another job")
+			}
+			db.Model(&models.BulkBatch{}).Where("public_id = ?", id).Update("locked_until", e.a.Store.Now().Add(-time.Second))
+			// Two jobs at once (two instances): every gift exactly once.
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Add(1)
+				go func() { defer wg.Done(); e.a.RunBulk(ctx) }()
+			}
+			wg.Wait()
+			e.a.RunBulk(ctx)
+			var n int64
+			db.Model(&models.Gift{}).Where("idempotency_key LIKE ?", "bulk:"+id+":%").Count(&n)
+			b, err := e.a.Store.BulkBatchByPublicID(ctx, e.company.ID, id)
+			if err != nil || n != 30 || b.Status != models.BulkSent || b.SentCount != 30 {
+				t.Fatalf("after two jobs: %d gifts, batch %+v %v", n, b, err)
+			}
+			verifyLedger(t, e.a.Store)
+
+			// An unsent preview expires after a day; its rows are deleted.
+			up = uploadCSV(t, agent, "alt.csv", []byte("recipient_email;amount;merchant\nalt@example.com;5;cafe-rheinblick\n"))
+			old := strings.TrimPrefix(up.Header.Get("Location"), "/gifts/bulk/")
+			db.Model(&models.BulkBatch{}).Where("public_id = ?", old).Update("created_at", e.a.Store.Now().Add(-models.BulkPreviewTTL-time.Minute))
+			e.a.RunBulk(ctx)
+			var rows int64
+			ob, err := e.a.Store.BulkBatchByPublicID(ctx, e.company.ID, old)
+			db.Model(&models.BulkRow{}).Where("batch_id = ?", ob.ID).Count(&rows)
+			if err != nil || ob.Status != models.BulkExpired || rows != 0 {
+				t.Fatalf("expired preview: %+v %v, %d rows", ob, err, rows)
+			}
+			if res := agent.PostForm("/gifts/bulk/"+old+"/send", nil); res.Status != 303 || e.credit(t) != credit0-30_00 {
+				t.Fatalf("send expired preview: %d", res.Status)
+			}
+			if page := agent.Get("/gifts/bulk/" + old); !strings.Contains(page.Body, "abgelaufen") || strings.Contains(page.Body, `id="bulk-send"`) {
+				t.Fatalf("expired preview page:\n%s", page.Body)
+			}
 		})
 	}
 }

@@ -155,6 +155,9 @@ func (h *Handlers) GiftBulkSend(c *fiber.Ctx) error {
 	lang := langOf(c)
 	var ve models.ValidationErrors
 	switch {
+	case errors.Is(err, models.ErrConflict) && b != nil && b.Status == models.BulkExpired:
+		h.flash(c, "error", "bulk_expired")
+		return seeOther(c, "/gifts/bulk/"+id)
 	case errors.Is(err, models.ErrConflict):
 		h.flash(c, "success", "bulk_already_sent")
 		return seeOther(c, "/gifts/bulk/"+id)
