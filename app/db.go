@@ -194,6 +194,12 @@ func migrations() []*gormigrate.Migration {
 					&models.TransferReversal{}, &models.PayoutItem{}, &models.StripeCharge{}, &models.Payout{})
 			},
 		},
+		{
+			ID: "0010_bulk",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.BulkBatch{}, &models.BulkRow{})
+			},
+		},
 	}
 }
 

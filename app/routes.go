@@ -95,6 +95,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	// Each area registers its routes in its own file (app/routes_<area>.go);
 	// add one line per area here, before the catch-alls below.
 	// (area routes)
+	bulkRoutes(app, web, api, h, storage, cfg) // before giftsRoutes: /gifts/bulk is not a gift id
 	giftsRoutes(app, web, api, h, storage, cfg)
 	voucherRoutes(app, web, api, h, storage, cfg)
 	stripeRoutes(app, web, api, h, storage, cfg)

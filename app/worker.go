@@ -13,6 +13,9 @@ import (
 func (a *App) RunWorker(ctx context.Context) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	bulkDone := make(chan struct{}) // bulk batches have their own loop (app/bulk.go)
+	go func() { defer close(bulkDone); a.runBulkLoop(ctx) }()
+	defer func() { <-bulkDone }()
 	lastSweep := time.Time{}
 	lastSettle := time.Now() // first run an hour after start, then hourly
 	for {

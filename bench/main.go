@@ -122,6 +122,13 @@ func run(ctx context.Context, o Options) error {
 			return ctx.Err()
 		}
 	}
+	if o.Only == "" || contains(strings.Split(o.Only, ","), "bulk") { // bench/bulk.go
+		rs, err := benchBulk(ctx, env, srv, fx, o)
+		if err != nil {
+			return fmt.Errorf("bulk: %w", err)
+		}
+		sum.Scenarios = append(sum.Scenarios, rs...)
+	}
 	sum.PeakRSSMB = srv.peakRSSMB()
 	sum.RSSTargetMB = 150
 	sum.RSSPass = sum.PeakRSSMB < sum.RSSTargetMB

@@ -59,35 +59,7 @@ func webSender(c *fiber.Ctx) models.GiftSender {
 }
 
 // parseCents reads an amount typed as euros ("12", "12,50", "12.50 €").
-func parseCents(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(strings.TrimSuffix(s, "€"), "€")
-	s = strings.ReplaceAll(strings.ReplaceAll(s, " ", ""), "\u00a0", "")
-	// "1.000,50" and "1,000.50": the first of two different separators groups thousands.
-	if i, j := strings.IndexByte(s, '.'), strings.IndexByte(s, ','); i >= 0 && j >= 0 {
-		s = strings.ReplaceAll(s, string(s[min(i, j)]), "")
-	}
-	if s == "" || len(s) > 12 {
-		return 0, false
-	}
-	s = strings.Replace(s, ",", ".", 1)
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	if whole == "" {
-		whole = "0"
-	}
-	if hasFrac && (len(frac) == 0 || len(frac) > 2) {
-		return 0, false
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w < 0 || f < 0 || strings.ContainsAny(whole+frac, "+-") {
-		return 0, false
-	}
-	return w*100 + f, true
-}
+func parseCents(s string) (int64, bool) { return models.ParseCents(s) }
 
 type giftFormPage struct {
 	Page

@@ -400,23 +400,7 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 	}
 
 	now := s.Now()
-	g := Gift{
-		PublicID: newPublicID(), CompanyID: company.ID, SenderUserID: sender.UserID, SenderAPIKeyID: sender.APIKeyID,
-		RecipientName: in.RecipientName, RecipientEmail: in.RecipientEmail, RecipientHash: s.RecipientHash(in.RecipientEmail),
-		AmountCents: in.AmountCents, BalanceCents: in.AmountCents, Currency: in.Currency, Message: in.Message,
-		Reference: in.Reference, ReasonCode: in.ReasonCode, Lang: in.Lang, Notify: in.Notify, Near: in.Near,
-		Status: GiftSent, ExpiresAt: GiftExpiry(now), RequestHash: reqHash, SendAt: in.SendAt,
-	}
-	if in.SendAt != nil {
-		g.ExpiresAt = GiftExpiry(*in.SendAt)
-	}
-	g.ClaimHash = s.claimHash(s.GiftClaimToken(&g))
-	if in.IdempotencyKey != "" {
-		g.IdempotencyKey = &in.IdempotencyKey
-	}
-	if len(merchantIDs) == 1 {
-		g.MerchantID = &merchantIDs[0]
-	}
+	g := s.newGift(company.ID, sender, &in, merchantIDs, reqHash, now)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		var ms []Merchant
 		if err := tx.Where("id IN ? AND status = ? AND region_id = ?", merchantIDs, MerchantApproved, company.RegionID).Find(&ms).Error; err != nil {
@@ -494,6 +478,32 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 	}
 	out, err := s.giftByID(ctx, g.ID)
 	return out, true, err
+}
+
+// newGift builds a gift row from validated input (single sends and bulk
+// batches alike): a fresh public id, its claim hash, the recipient hash and
+// the default expiry. It starts as sent; the caller decides about approval.
+func (s *Store) newGift(companyID uint, sender GiftSender, in *GiftInput, merchantIDs []uint, reqHash string, now time.Time) Gift {
+	g := Gift{
+		PublicID: newPublicID(), CompanyID: companyID, SenderUserID: sender.UserID, SenderAPIKeyID: sender.APIKeyID,
+		RecipientName: in.RecipientName, RecipientEmail: in.RecipientEmail, RecipientHash: s.RecipientHash(in.RecipientEmail),
+		AmountCents: in.AmountCents, BalanceCents: in.AmountCents, Currency: in.Currency, Message: in.Message,
+		Reference: in.Reference, ReasonCode: in.ReasonCode, Lang: in.Lang, Notify: in.Notify, Near: in.Near,
+		Status: GiftSent, ExpiresAt: GiftExpiry(now), RequestHash: reqHash, SendAt: in.SendAt,
+	}
+	if in.SendAt != nil {
+		g.ExpiresAt = GiftExpiry(*in.SendAt)
+	}
+	g.ClaimHash = s.claimHash(s.GiftClaimToken(&g))
+	if in.IdempotencyKey != "" {
+		key := in.IdempotencyKey
+		g.IdempotencyKey = &key
+	}
+	if len(merchantIDs) == 1 {
+		id := merchantIDs[0]
+		g.MerchantID = &id
+	}
+	return g
 }
 
 // giftByIdemKey returns the company's gift for an idempotency key, or
@@ -578,11 +588,20 @@ func (s *Store) agentMonthUse(tx *gorm.DB, companyID, userID, exceptID uint) (in
 		Where("company_id = ? AND sender_user_id = ? AND created_at >= ? AND id <> ? AND status NOT IN ?",
 			companyID, userID, monthStart(s.Now()), exceptID, []string{GiftPendingApproval, GiftCancelled}).
 		Scan(&used).Error
-	return used, err
+	if err != nil {
+		return 0, err
+	}
+	reserved, err := bulkReservedCents(tx, companyID, &userID)
+	return used + reserved, err
+}
+
+// wantsGiftMail reports whether a gift that goes out is mailed to its recipient.
+func wantsGiftMail(g *Gift, compose GiftMailComposer) bool {
+	return g.Notify == NotifyEmail && g.RecipientEmail != "" && compose != nil
 }
 
 func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift, compose GiftMailComposer) error {
-	if g.Notify != NotifyEmail || g.RecipientEmail == "" || compose == nil {
+	if !wantsGiftMail(g, compose) {
 		return nil
 	}
 	var full Gift
@@ -591,16 +610,26 @@ func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift, compose GiftMailComposer) er
 		First(&full, g.ID).Error; err != nil {
 		return err
 	}
-	m, err := compose(&full, s.GiftClaimToken(&full))
+	m, err := s.giftMail(&full, compose)
 	if err != nil {
 		return err
+	}
+	return s.enqueueMail(tx, m)
+}
+
+// giftMail renders the recipient's mail for a gift that has Company and
+// Offers.Merchant loaded.
+func (s *Store) giftMail(full *Gift, compose GiftMailComposer) (Mail, error) {
+	m, err := compose(full, s.GiftClaimToken(full))
+	if err != nil {
+		return Mail{}, err
 	}
 	m.To = full.RecipientEmail
 	m.GiftID = &full.ID
 	if full.SendAt != nil {
 		m.NextAttempt = *full.SendAt // not before the scheduled time
 	}
-	return s.enqueueMail(tx, m)
+	return m, nil
 }
 
 // GiftByPublicID returns a company's gift; other companies' gifts and unknown
@@ -641,6 +670,7 @@ type GiftQuery struct {
 	Reference string
 	Reason    string
 	SenderID  *uint
+	BulkID    string // public id of a bulk batch: only its gifts
 	Limit     int
 	Cursor    string
 }
@@ -694,6 +724,9 @@ func (s *Store) Gifts(ctx context.Context, companyID uint, q GiftQuery) ([]Gift,
 	}
 	if q.SenderID != nil {
 		db = db.Where("sender_user_id = ?", *q.SenderID)
+	}
+	if q.BulkID != "" {
+		db = db.Where("idempotency_key LIKE ?", bulkGiftKeyPrefix(q.BulkID)+"%")
 	}
 	if before > 0 {
 		db = db.Where("id < ?", before)
@@ -900,6 +933,11 @@ func (s *Store) CompanyBalance(ctx context.Context, companyID uint) (*CompanyBal
 	}
 	err = s.db.WithContext(ctx).Model(&Gift{}).Select("COALESCE(SUM(balance_cents), 0)").
 		Where("company_id = ? AND status IN ?", companyID, []string{GiftPendingApproval, GiftSent}).Scan(&out.ReservedCents).Error
+	if err != nil {
+		return nil, err
+	}
+	inBulk, err := bulkReservedCents(s.db.WithContext(ctx), companyID, nil)
+	out.ReservedCents += inBulk
 	return out, err
 }
 

@@ -163,14 +163,23 @@ func (s *Store) emitHook(tx *gorm.DB, companyID uint, eventType string, data map
 }
 
 func (s *Store) queueHook(tx *gorm.DB, e WebhookEndpoint, eventType string, data map[string]any) error {
+	d, err := s.newHookDelivery(e, eventType, data)
+	if err != nil {
+		return err
+	}
+	return tx.Create(&d).Error
+}
+
+// newHookDelivery is one event for one endpoint, due now (not yet written).
+func (s *Store) newHookDelivery(e WebhookEndpoint, eventType string, data map[string]any) (WebhookDelivery, error) {
 	now := s.Now()
 	id := "evt_" + newPublicID()
 	body, err := json.Marshal(map[string]any{"id": id, "type": eventType, "created": now.Unix(), "data": data})
 	if err != nil {
-		return err
+		return WebhookDelivery{}, err
 	}
-	return tx.Create(&WebhookDelivery{EndpointID: e.ID, CompanyID: e.CompanyID, EventID: id, EventType: eventType,
-		Payload: string(body), Status: HookDeliveryQueued, NextAttempt: now}).Error
+	return WebhookDelivery{EndpointID: e.ID, CompanyID: e.CompanyID, EventID: id, EventType: eventType,
+		Payload: string(body), Status: HookDeliveryQueued, NextAttempt: now}, nil
 }
 
 // giftHookData is what every gift event carries: ids, amounts and the

@@ -18,12 +18,18 @@ const (
 const MailMaxAttempts = 8
 
 func (s *Store) enqueueMail(tx *gorm.DB, m Mail) error {
+	m = queuedMail(m, s.Now())
+	return tx.Create(&m).Error
+}
+
+// queuedMail prepares m as a new job due at.
+func queuedMail(m Mail, at time.Time) Mail {
 	m.ID = 0
 	m.Status = MailQueued
-	if now := s.Now(); m.NextAttempt.Before(now) {
-		m.NextAttempt = now // a later NextAttempt holds the mail back (scheduled gifts)
+	if m.NextAttempt.Before(at) {
+		m.NextAttempt = at // a later NextAttempt holds the mail back (scheduled gifts)
 	}
-	return tx.Create(&m).Error
+	return m
 }
 
 // EnqueueMail queues a mail on its own (for mails not tied to another change).

@@ -251,5 +251,6 @@ func AllModels() []any {
 		&Redemption{}, &Payout{}, &Topup{},
 		&GiftTemplate{}, &GiftReason{}, &PreferredPartner{}, &GiftSettings{},
 		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{}, &StripeCharge{},
+		&BulkBatch{}, &BulkRow{},
 	}
 }
