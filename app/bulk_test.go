@@ -640,3 +640,45 @@ func TestBulkJobs(t *testing.T) {
 		})
 	}
 }
+
+// Bulk rows follow the company's reason list and per-customer cap like
+// single sends: an unknown or deactivated reason and a recipient over the
+// cap (earlier gifts plus the batch's own earlier rows) are row errors.
+func TestBulkReasonsAndCustomerCap(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			e := newGiftEnv(t, d)
+			db := e.a.DB
+			if err := db.Create(&models.GiftSettings{CompanyID: e.company.ID, CapCount: 2, CapDays: 30}).Error; err != nil {
+				t.Fatal(err)
+			}
+			// One earlier gesture to kundin@: one more is allowed, the second is over the cap.
+			if res := e.api(t, e.key, "POST", "/api/v1/gifts", "earlier-a", giftBody(fmt.Sprint(e.bakery.ID), 5_00, "")); res.Status != 201 {
+				t.Fatalf("single gift: %d %s", res.Status, res.Body)
+			}
+			csv := "recipient_email;amount;merchant;reason_code\n" +
+				"kundin@example.com;5;cafe-rheinblick;late_delivery\n" + // row 2: second gesture, fine
+				"KUNDIN@example.com;5;cafe-rheinblick;defect\n" + // row 3: third → over the cap
+				"b@example.com;5;cafe-rheinblick;gibtsnicht\n" + // row 4: unknown reason
+				"c@example.com;5;cafe-rheinblick;\n" // row 5: no reason, fine
+			res := e.bulkAPI(t, e.key, "/api/v1/gifts/bulk?dry_run=true", "", "text/csv", []byte(csv))
+			p := decode[bulkProblemJSON](t, res)
+			got := map[string]string{}
+			for _, x := range p.Errors {
+				got[fmt.Sprintf("%d/%s", x.Row, x.Field)] = x.Code
+			}
+			if len(got) != 2 || got["3/recipient_email"] != models.MsgGiftCustomerCap || got["4/reason_code"] != models.MsgGiftReason {
+				t.Fatalf("row errors: %d %v", res.Status, got)
+			}
+			before := e.bulkCounts(t)
+			if res := e.bulkAPI(t, e.key, "/api/v1/gifts/bulk", "capped", "text/csv", []byte(csv)); res.Status != 422 {
+				t.Fatalf("submit with row errors: %d %s", res.Status, res.Body)
+			}
+			if after := e.bulkCounts(t); after != before {
+				t.Fatalf("rejected batch wrote: %+v → %+v", before, after)
+			}
+		})
+	}
+}

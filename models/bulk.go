@@ -461,6 +461,46 @@ func (s *Store) PrepareBulk(ctx context.Context, places *Places, companyID uint,
 		return n, nil
 	}
 
+	// The company's own reason list and per-customer cap apply to every row
+	// as to a single send; the cap counts earlier gifts and the batch's own
+	// earlier rows to the same address.
+	reasons, err := s.GiftReasons(ctx, companyID, true)
+	if err != nil {
+		return nil, err
+	}
+	activeReason := map[string]bool{}
+	for _, r := range reasons {
+		activeReason[r.Code] = true
+	}
+	settings, err := s.giftSettings(db, companyID)
+	if err != nil {
+		return nil, err
+	}
+	capUsed := map[string]int{}
+	if settings.CapCount > 0 {
+		var hashes []string
+		for _, r := range rows {
+			if e := strings.TrimSpace(r.In.RecipientEmail); e != "" {
+				hashes = append(hashes, s.RecipientHash(e))
+			}
+		}
+		for _, chunk := range chunks(uniq(hashes), 500) {
+			var counts []struct {
+				RecipientHash string
+				N             int
+			}
+			if err := db.Model(&Gift{}).Select("recipient_hash, COUNT(*) AS n").
+				Where("company_id = ? AND recipient_hash IN ? AND status <> ? AND created_at >= ?",
+					companyID, chunk, GiftCancelled, now.AddDate(0, 0, -settings.CapDays)).
+				Group("recipient_hash").Scan(&counts).Error; err != nil {
+				return nil, err
+			}
+			for _, c := range counts {
+				capUsed[c.RecipientHash] = c.N
+			}
+		}
+	}
+
 	for _, r := range rows {
 		errs := slices.Clone(r.Errors)
 		add := func(field, code string) {
@@ -549,6 +589,16 @@ func (s *Store) PrepareBulk(ctx context.Context, places *Places, companyID uint,
 				}
 			}
 		}
+		if in.ReasonCode != "" && !hasError(errs, "reason_code") && !activeReason[in.ReasonCode] {
+			add("reason_code", MsgGiftReason)
+		}
+		capHash := ""
+		if settings.CapCount > 0 && strings.TrimSpace(in.RecipientEmail) != "" {
+			capHash = s.RecipientHash(in.RecipientEmail)
+			if capUsed[capHash] >= settings.CapCount {
+				add("recipient_email", MsgGiftCustomerCap)
+			}
+		}
 		if len(errs) > 0 {
 			sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 			plan.Errors = append(plan.Errors, errs...)
@@ -556,6 +606,9 @@ func (s *Store) PrepareBulk(ctx context.Context, places *Places, companyID uint,
 		}
 		for _, id := range in.MerchantIDs {
 			plan.merchants[id]++
+		}
+		if capHash != "" {
+			capUsed[capHash]++
 		}
 		plan.Valid = append(plan.Valid, bulkPlanRow{Row: r.Row, In: in})
 		plan.TotalCents += in.AmountCents
