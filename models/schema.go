@@ -248,5 +248,6 @@ func AllModels() []any {
 		&MerchantLogo{}, &MerchantInvite{},
 		&WebhookEndpoint{}, &WebhookDelivery{},
 		&Redemption{}, &Payout{}, &Topup{},
+		&SearchVersion{},
 	}
 }
