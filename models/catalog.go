@@ -83,41 +83,23 @@ func (s *Store) SearchMerchants(ctx context.Context, places *Places, q CatalogQu
 		return nil, "", err
 	}
 
-	// The in-memory index (catalog_index.go) finds and orders the matches;
-	// only the returned page is read from the merchants table.
+	// The in-memory index (catalog_index.go) answers from a snapshot that is
+	// at least as new as the last committed merchant change.
 	sn, err := s.catalog(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	f := sn.filter(q)
-	var order []uint
-	var dist []float64
+	var hits []CatalogHit
 	if origin == nil {
 		for _, e := range sn.textOrder(&f, offset, q.Limit+1) {
-			order = append(order, e.id)
+			hits = append(hits, CatalogHit{Merchant: *e.m})
 		}
 	} else {
 		for _, h := range sn.nearOrder(&f, *origin, offset, q.Limit+1) {
-			order = append(order, h.e.id)
-			dist = append(dist, h.d)
+			d := h.d
+			hits = append(hits, CatalogHit{Merchant: *h.e.m, DistanceKm: &d})
 		}
-	}
-	byID, err := s.merchantsByID(ctx, order)
-	if err != nil {
-		return nil, "", err
-	}
-	hits := make([]CatalogHit, 0, len(order))
-	for i, id := range order {
-		m, ok := byID[id]
-		if !ok {
-			continue // deleted since the snapshot
-		}
-		h := CatalogHit{Merchant: m}
-		if dist != nil {
-			d := dist[i]
-			h.DistanceKm = &d
-		}
-		hits = append(hits, h)
 	}
 	next := ""
 	if len(hits) > q.Limit {

@@ -12,13 +12,15 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// SearchVersion is a change counter of the catalog's searchable data. Database
-// triggers on merchants and regions (InstallSearchTriggers) raise it in the
-// same transaction as any insert, delete or change of a searched column,
-// whichever code or tool makes it. Each process keeps an in-memory search
-// index (catalogIndex) of the approved merchants and rebuilds it when the
-// counter has moved, so every search sees every committed change — also one
-// made by another instance — without scanning the merchants table.
+// SearchVersion is a change counter of the catalog's data. Database triggers
+// on merchants and regions (InstallSearchTriggers) raise it in the same
+// transaction as any insert, update or delete, whichever code or tool makes
+// it. Each process keeps an in-memory search index (catalogIndex) of the
+// approved merchants and rebuilds it when the counter has moved, so every
+// search sees every committed change — also one made by another instance —
+// at the cost of reading one row, without scanning the merchants table.
+// Merchants change seldom (sign-up, review, profile edits, Stripe status),
+// so rebuilds are rare; searches are many.
 type SearchVersion struct {
 	ID uint  `gorm:"primaryKey;autoIncrement:false"`
 	N  int64 `gorm:"not null;default:0"`
@@ -26,9 +28,6 @@ type SearchVersion struct {
 
 // TableName keeps the table name stable.
 func (SearchVersion) TableName() string { return "search_versions" }
-
-// merchantSearchColumns are the merchant columns the catalog index reads.
-const merchantSearchColumns = "status, search_text, city_key, category, region_id, lat, lng"
 
 // InstallSearchTriggers creates the version row and the triggers that raise
 // it (migration 0013_search_index). It is idempotent.
@@ -41,7 +40,7 @@ func InstallSearchTriggers(tx *gorm.DB) error {
 	if tx.Dialector.Name() == "sqlite" {
 		for _, t := range []struct{ name, event string }{
 			{"merchants_search_ins", "AFTER INSERT ON merchants"},
-			{"merchants_search_upd", "AFTER UPDATE OF " + merchantSearchColumns + " ON merchants"},
+			{"merchants_search_upd", "AFTER UPDATE ON merchants"},
 			{"merchants_search_del", "AFTER DELETE ON merchants"},
 			{"regions_search_ins", "AFTER INSERT ON regions"},
 			{"regions_search_upd", "AFTER UPDATE OF slug ON regions"},
@@ -52,7 +51,7 @@ func InstallSearchTriggers(tx *gorm.DB) error {
 	} else {
 		stmts = append(stmts, "CREATE OR REPLACE FUNCTION tp_bump_search_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+bump+"; RETURN NULL; END $$")
 		for _, t := range []struct{ name, event, table string }{
-			{"merchants_search_version", "INSERT OR DELETE OR UPDATE OF " + merchantSearchColumns, "merchants"},
+			{"merchants_search_version", "INSERT OR DELETE OR UPDATE", "merchants"},
 			{"regions_search_version", "INSERT OR DELETE OR UPDATE OF slug", "regions"},
 		} {
 			stmts = append(stmts, "DROP TRIGGER IF EXISTS "+t.name+" ON "+t.table,
@@ -74,7 +73,8 @@ type catalogIndex struct {
 	build sync.Mutex
 }
 
-// catalogEntry is one approved merchant as the search sees it.
+// catalogEntry is one approved merchant as the search sees it; m is its
+// whole row, handed out as a copy.
 type catalogEntry struct {
 	id       uint
 	regionID uint
@@ -82,6 +82,7 @@ type catalogEntry struct {
 	cityKey  string
 	text     string
 	lat, lng float64
+	m        *Merchant
 }
 
 // catalogSnapshot is an immutable index of the approved merchants at one
@@ -142,17 +143,8 @@ func (s *Store) buildCatalog(ctx context.Context, version int64) (*catalogSnapsh
 	if err := db.Select("id", "slug").Find(&regions).Error; err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		ID         uint
-		RegionID   uint
-		Category   string
-		CityKey    string
-		City       string
-		SearchText string
-		Lat, Lng   float64
-	}
-	if err := db.Model(&Merchant{}).Select("id, region_id, category, city_key, city, search_text, lat, lng").
-		Where("status = ?", MerchantApproved).Scan(&rows).Error; err != nil {
+	var rows []Merchant
+	if err := db.Where("status = ?", MerchantApproved).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	// Catalog order is byte order of search_text (SQLite's, not PostgreSQL's
@@ -169,9 +161,10 @@ func (s *Store) buildCatalog(ctx context.Context, version int64) (*catalogSnapsh
 		sn.regions[r.Slug] = r.ID
 	}
 	cityCount := map[string]int{}
-	for i, r := range rows {
+	for i := range rows {
+		r := &rows[i]
 		sn.entries[i] = catalogEntry{id: r.ID, regionID: r.RegionID, category: r.Category, cityKey: r.CityKey,
-			text: r.SearchText, lat: r.Lat, lng: r.Lng}
+			text: r.SearchText, lat: r.Lat, lng: r.Lng, m: r}
 		sn.byLat[i] = int32(i)
 		if r.City != "" {
 			cityCount[r.City]++
@@ -377,21 +370,4 @@ func (sn *catalogSnapshot) nearOrder(f *catalogFilter, origin Place, offset, n i
 		within = within[:n]
 	}
 	return within
-}
-
-// merchantsByID loads full rows in the given order, skipping rows deleted
-// since the snapshot.
-func (s *Store) merchantsByID(ctx context.Context, ids []uint) (map[uint]Merchant, error) {
-	byID := make(map[uint]Merchant, len(ids))
-	if len(ids) == 0 {
-		return byID, nil
-	}
-	var ms []Merchant
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&ms).Error; err != nil {
-		return nil, err
-	}
-	for _, m := range ms {
-		byID[m.ID] = m
-	}
-	return byID, nil
 }
