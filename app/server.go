@@ -152,6 +152,11 @@ func (a *App) Serve(ctx context.Context) error {
 		defer close(done)
 		a.RunWorker(wctx)
 	}()
+	go func() {
+		if err := a.Store.WarmCatalog(wctx); err != nil {
+			a.Log.Warn("building the catalog index", "err", err)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- a.HTTP.Listen(a.Cfg.Addr) }()
 	a.Log.Info("listening", "addr", a.Cfg.Addr, "base_url", a.Cfg.BaseURL)

@@ -107,6 +107,9 @@ func serveChild(args []string) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if err := a.Store.WarmCatalog(ctx); err != nil { // as Serve does
+		return fail(err)
+	}
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); a.RunWorker(ctx) }()
 	go func() { _ = a.HTTP.Listener(appLn) }()

@@ -113,6 +113,13 @@ func trigrams(s string, fn func(uint64)) {
 	}
 }
 
+// WarmCatalog builds the catalog index now, so the first search after a
+// start does not wait for it.
+func (s *Store) WarmCatalog(ctx context.Context) error {
+	_, err := s.catalog(ctx)
+	return err
+}
+
 // catalog returns a snapshot at least as new as the committed version.
 func (s *Store) catalog(ctx context.Context) (*catalogSnapshot, error) {
 	var v int64
