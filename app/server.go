@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -140,6 +141,21 @@ func accessLog(log *slog.Logger) fiber.Handler {
 		log.Info("request", "method", c.Method(), "path", handlers.RedactPath(c.Path()), "status", status,
 			"dur_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.IP())
 		return err
+	}
+}
+
+// ServerMemoryLimit is the soft limit of the Go heap for the server unless
+// GOMEMLIMIT sets another: near it the garbage collector works harder
+// instead of letting the heap double, so a small machine's server stays
+// under 150 MB resident (issue 7; SQLite's page caches and thread stacks
+// come on top).
+const ServerMemoryLimit = 96 << 20
+
+// SetServerMemoryLimit applies ServerMemoryLimit to this process (the serve
+// and demo commands, and the benchmark's server).
+func SetServerMemoryLimit(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(ServerMemoryLimit)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof" // only served with BENCH_PPROF_ADDR
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,6 +25,7 @@ import (
 func serveChild(args []string) int {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	fail := func(err error) int { log.Error("bench child", "err", err); return 1 }
+	app.SetServerMemoryLimit(os.Getenv) // as the serve command does
 	cfg, err := app.LoadConfig(os.Getenv, false)
 	if err != nil {
 		return fail(err)
@@ -60,11 +62,14 @@ func serveChild(args []string) int {
 		}
 	}
 	bare := fiber.New(fiber.Config{DisableStartupMessage: true})
+	var writer sync.Mutex // one writer at a time, queued in Go as the app's Store does
 	bare.Post("/write/:till", func(c *fiber.Ctx) error {
 		till, err := strconv.Atoi(c.Params("till"))
 		if err != nil || till < 1 || till > 64 {
 			return fiber.ErrBadRequest
 		}
+		writer.Lock()
+		defer writer.Unlock()
 		tx, err := sqlDB.BeginTx(c.UserContext(), nil)
 		if err != nil {
 			return err

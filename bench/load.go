@@ -131,7 +131,7 @@ func claimPage(fx *Fixtures) Scenario {
 func baselineWrite(fx *Fixtures) Scenario {
 	return Scenario{
 		Name:        "baseline_write",
-		Description: "bare Fiber handler, one durable SQLite write tx (UPDATE … WHERE balance >= 1 + INSERT)",
+		Description: "bare Fiber handler, one durable SQLite write tx (UPDATE … WHERE balance >= 1 + INSERT), writers queued in Go",
 		Server:      "baseline", Conns: tills,
 		PerWorker: func(w int) RequestFunc {
 			return func(base string, _ *rand.Rand) (*http.Request, error) {
