@@ -107,7 +107,7 @@ func run(ctx context.Context, o Options) error {
 		if sc.Server == "baseline" {
 			base = srv.baselineURL
 		}
-		fmt.Printf("running %-18s %d conns, %s …\n", sc.Name, conns, o.Duration)
+		fmt.Printf("running %-20s %d conns, %s …\n", sc.Name, conns, o.Duration)
 		r, err := load(ctx, base, sc, conns, o.Warmup, o.Duration)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
