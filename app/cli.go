@@ -96,6 +96,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
+		SetServerMemoryLimit(os.Getenv)
 		a, err := open(cmd == "demo")
 		if err != nil {
 			return err

@@ -200,6 +200,18 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.BulkBatch{}, &models.BulkRow{})
 			},
 		},
+		{
+			// Catalog search index: a change counter raised by triggers on
+			// merchants and regions; each process rebuilds its in-memory
+			// index when it moves (models/catalog_index.go).
+			ID: "0013_search_index",
+			Migrate: func(tx *gorm.DB) error {
+				if err := tx.Migrator().AutoMigrate(&models.SearchVersion{}); err != nil {
+					return err
+				}
+				return models.InstallSearchTriggers(tx)
+			},
+		},
 	}
 }
 

@@ -27,17 +27,21 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	api.Get("/merchants", h.APIMerchants)
 	api.Get("/openapi.json", h.OpenAPIJSON)
 
-	// Web pages: session, language and CSRF on every form.
-	web := app.Group("", h.LoadSession, csrf.New(csrf.Config{
+	// Web pages: session, language and CSRF on every form. Tokens are
+	// signed, not stored (app/csrf.go), so page views write nothing.
+	const csrfCookie, csrfTTL = "tp_csrf", 8 * time.Hour
+	tokens := newCSRFTokens(cfg.SecretKey, csrfTTL, storage)
+	web := app.Group("", h.LoadSession, tokens.Rotate(csrfCookie), csrf.New(csrf.Config{
 		KeyLookup:      "form:_csrf",
 		Next:           func(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }, // area API routes come after this group: keys, no cookies
 		Extractor:      csrfFromFormOrHeader,
-		CookieName:     "tp_csrf",
+		CookieName:     csrfCookie,
 		CookieSameSite: "Lax",
 		CookieSecure:   cfg.SecureCookies(),
 		CookieHTTPOnly: true,
-		Expiration:     8 * time.Hour,
-		Storage:        storage,
+		Expiration:     csrfTTL,
+		KeyGenerator:   tokens.Generate,
+		Storage:        tokens,
 		ContextKey:     "csrf",
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			return fiber.NewError(fiber.StatusForbidden, "csrf")

@@ -18,6 +18,8 @@ import (
 type Scenario struct {
 	Name        string
 	Description string
+	// Server is "baseline" for the bare Fiber server; default: the app.
+	Server string
 	// Baseline names an earlier scenario whose throughput this one is
 	// divided by ("" for none).
 	Baseline string
@@ -25,10 +27,16 @@ type Scenario struct {
 	Conns  int
 	Target Target
 	// Request builds the next request against base; rng is the worker's own.
-	Request func(base string, rng *rand.Rand) (*http.Request, error)
+	Request RequestFunc
+	// PerWorker, when set, gives each worker (0 … conns-1) its own Request,
+	// e.g. one till per voucher.
+	PerWorker func(worker int) RequestFunc
 	// OK tells a good answer; default: status 200.
 	OK func(status int) bool
 }
+
+// RequestFunc builds one request against base.
+type RequestFunc func(base string, rng *rand.Rand) (*http.Request, error)
 
 // Target is what the issue asks of a scenario; zero fields are not checked.
 type Target struct {
@@ -36,49 +44,135 @@ type Target struct {
 	MinRatio float64 `json:"min_ratio,omitempty"`
 }
 
-// scenarios lists the workloads in run order; the baseline comes first. The
-// claim page, redemption and bulk-send scenarios of issue 7 are added here
-// once those features exist.
+// scenarioList is the run order: one line per workload. Baselines come
+// before the scenarios divided by them.
+var scenarioList = []func(*Fixtures) Scenario{
+	baselineRead,
+	catalogText,
+	catalogNear,
+	catalogTextNear,
+	catalogTextNear8,
+	catalogPage,
+	claimPage,
+	baselineWrite,
+	redeemAPI,
+}
+
 func scenarios(fx *Fixtures) []Scenario {
-	word := func(rng *rand.Rand) string { return fx.Words[rng.IntN(len(fx.Words))] }
-	postcode := func(rng *rand.Rand) string { return fx.Postcodes[rng.IntN(len(fx.Postcodes))] }
-	catalog := func(q func(*rand.Rand) url.Values) func(string, *rand.Rand) (*http.Request, error) {
-		return func(base string, rng *rand.Rand) (*http.Request, error) {
-			return http.NewRequest(http.MethodGet, base+"/api/v1/merchants?"+q(rng).Encode(), nil)
-		}
+	out := make([]Scenario, 0, len(scenarioList))
+	for _, f := range scenarioList {
+		out = append(out, f(fx))
 	}
-	catalogTarget := Target{MaxP99Ms: 20}
-	return []Scenario{
-		{
-			Name:        "baseline",
-			Description: "bare Fiber handler, one SQLite row by primary key",
-			Request: func(base string, rng *rand.Rand) (*http.Request, error) {
-				return http.NewRequest(http.MethodGet, fmt.Sprintf("%s/merchant/%d", base, 1+rng.IntN(fx.MaxMerchantID)), nil)
-			},
+	return out
+}
+
+func get(path func(*rand.Rand) string) RequestFunc {
+	return func(base string, rng *rand.Rand) (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, base+path(rng), nil)
+	}
+}
+
+func pick[T any](list []T, rng *rand.Rand) T { return list[rng.IntN(len(list))] }
+
+var catalogTarget = Target{MaxP99Ms: 20}
+
+func baselineRead(fx *Fixtures) Scenario {
+	return Scenario{
+		Name:        "baseline",
+		Description: "bare Fiber handler, one SQLite row by primary key",
+		Server:      "baseline",
+		Request:     get(func(rng *rand.Rand) string { return fmt.Sprintf("/merchant/%d", 1+rng.IntN(fx.MaxMerchantID)) }),
+	}
+}
+
+func catalogText(fx *Fixtures) Scenario {
+	return Scenario{
+		Name: "catalog_text", Description: "GET /api/v1/merchants?q=WORD", Baseline: "baseline", Target: catalogTarget,
+		Request: get(func(rng *rand.Rand) string {
+			return "/api/v1/merchants?" + url.Values{"q": {pick(fx.Words, rng)}}.Encode()
+		}),
+	}
+}
+
+func catalogNear(fx *Fixtures) Scenario {
+	return Scenario{
+		Name: "catalog_near", Description: "GET /api/v1/merchants?near=PLZ", Baseline: "baseline", Target: catalogTarget,
+		Request: get(func(rng *rand.Rand) string {
+			return "/api/v1/merchants?" + url.Values{"near": {pick(fx.Postcodes, rng)}}.Encode()
+		}),
+	}
+}
+
+func catalogTextNear(fx *Fixtures) Scenario {
+	return Scenario{
+		Name: "catalog_text_near", Description: "GET /api/v1/merchants?q=WORD&near=PLZ", Baseline: "baseline", Target: catalogTarget,
+		Request: get(func(rng *rand.Rand) string {
+			return "/api/v1/merchants?" + url.Values{"q": {pick(fx.Words, rng)}, "near": {pick(fx.Postcodes, rng)}}.Encode()
+		}),
+	}
+}
+
+// catalogTextNear8 is the same query at a more modest load: its p99 is the
+// latency a user sees, where at 64 connections it is mostly queueing on the
+// two shared CPUs (compare the baseline's own p99).
+func catalogTextNear8(fx *Fixtures) Scenario {
+	sc := catalogTextNear(fx)
+	sc.Name, sc.Conns = "catalog_text_near_8c", 8
+	return sc
+}
+
+func catalogPage(fx *Fixtures) Scenario {
+	return Scenario{
+		Name: "catalog_page", Description: "GET /partners?q=WORD&near=PLZ (HTML)", Baseline: "baseline", Target: catalogTarget,
+		Request: get(func(rng *rand.Rand) string {
+			return "/partners?" + url.Values{"q": {pick(fx.Words, rng)}, "near": {pick(fx.Postcodes, rng)}}.Encode()
+		}),
+	}
+}
+
+func claimPage(fx *Fixtures) Scenario {
+	return Scenario{
+		Name: "claim_page", Description: "GET /c/{token} (HTML, claimed voucher)", Baseline: "baseline",
+		Target:  Target{MaxP99Ms: 5, MinRatio: 0.5},
+		Request: get(func(rng *rand.Rand) string { return "/c/" + pick(fx.ClaimTokens, rng) }),
+	}
+}
+
+func baselineWrite(fx *Fixtures) Scenario {
+	return Scenario{
+		Name:        "baseline_write",
+		Description: "bare Fiber handler, one durable SQLite write tx (UPDATE … WHERE balance >= 1 + INSERT), writers queued in Go",
+		Server:      "baseline", Conns: tills,
+		PerWorker: func(w int) RequestFunc {
+			return func(base string, _ *rand.Rand) (*http.Request, error) {
+				return http.NewRequest(http.MethodPost, fmt.Sprintf("%s/write/%d", base, 1+w), nil)
+			}
 		},
-		{
-			Name:        "catalog_text",
-			Description: "GET /api/v1/merchants?q=WORD",
-			Baseline:    "baseline",
-			Target:      catalogTarget,
-			Request:     catalog(func(rng *rand.Rand) url.Values { return url.Values{"q": {word(rng)}} }),
+		OK: func(s int) bool { return s == http.StatusCreated },
+	}
+}
+
+func redeemAPI(fx *Fixtures) Scenario {
+	return Scenario{
+		Name: "redeem_api", Description: "POST /api/v1/vouchers/{code}/redemptions, one voucher per till",
+		Baseline: "baseline_write", Conns: tills, Target: Target{MinRatio: 0.5},
+		PerWorker: func(w int) RequestFunc {
+			code := fx.TillCodes[w%len(fx.TillCodes)]
+			n := 0
+			return func(base string, _ *rand.Rand) (*http.Request, error) {
+				n++
+				req, err := http.NewRequest(http.MethodPost, base+"/api/v1/vouchers/"+url.PathEscape(code)+"/redemptions",
+					strings.NewReader(`{"amount_cents":1,"reference":"bench"}`))
+				if err != nil {
+					return nil, err
+				}
+				req.Header.Set("Authorization", "Bearer "+fx.MerchantKey)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d-%d-%d", time.Now().UnixNano(), w, n))
+				return req, nil
+			}
 		},
-		{
-			Name:        "catalog_near",
-			Description: "GET /api/v1/merchants?near=PLZ",
-			Baseline:    "baseline",
-			Target:      catalogTarget,
-			Request:     catalog(func(rng *rand.Rand) url.Values { return url.Values{"near": {postcode(rng)}} }),
-		},
-		{
-			Name:        "catalog_text_near",
-			Description: "GET /api/v1/merchants?q=WORD&near=PLZ",
-			Baseline:    "baseline",
-			Target:      catalogTarget,
-			Request: catalog(func(rng *rand.Rand) url.Values {
-				return url.Values{"q": {word(rng)}, "near": {postcode(rng)}}
-			}),
-		},
+		OK: func(s int) bool { return s == http.StatusCreated },
 	}
 }
 
@@ -132,6 +226,9 @@ type Summary struct {
 	PeakRSSMB   float64   `json:"peak_rss_mb"`
 	RSSTargetMB float64   `json:"rss_target_mb"`
 	RSSPass     bool      `json:"rss_pass"`
+	// LedgerOK is `ledger verify` on the database after every scenario.
+	LedgerOK       bool     `json:"ledger_ok"`
+	LedgerProblems []string `json:"ledger_problems,omitempty"`
 }
 
 // load runs sc with conns closed-loop workers: a warm-up, then exactly
@@ -168,6 +265,10 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			request := sc.Request
+			if sc.PerWorker != nil {
+				request = sc.PerWorker(w)
+			}
 			out := &outs[w]
 			out.lat = make([]time.Duration, 0, 4096)
 			for {
@@ -175,7 +276,7 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 				if !now.Before(stopAt) || lctx.Err() != nil {
 					return
 				}
-				req, err := sc.Request(base, rng)
+				req, err := request(base, rng)
 				if err != nil {
 					out.errors++
 					out.firstErr = err.Error()
@@ -240,9 +341,9 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 func printTable(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "\nTrostpflaster bench — commit %s, %s, %d CPUs, %d merchants, %s per scenario\n\n",
 		short(s.Commit), s.GoVersion, s.CPUs, s.Merchants, s.Duration)
-	fmt.Fprintf(w, "%-18s %5s %8s %6s %9s %8s %8s %8s %7s  %-12s %s\n",
+	fmt.Fprintf(w, "%-20s %5s %8s %6s %9s %8s %8s %8s %7s  %-12s %s\n",
 		"scenario", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "ratio", "target", "result")
-	fmt.Fprintln(w, strings.Repeat("-", 112))
+	fmt.Fprintln(w, strings.Repeat("-", 114))
 	for _, r := range s.Scenarios {
 		ratio, target, result := "", "", ""
 		if r.Baseline != "" {
@@ -262,7 +363,7 @@ func printTable(w io.Writer, s Summary) {
 				result = "FAIL: " + strings.Join(r.Failures, "; ")
 			}
 		}
-		fmt.Fprintf(w, "%-18s %5d %8d %6d %9.0f %8.2f %8.2f %8.2f %7s  %-12s %s\n",
+		fmt.Fprintf(w, "%-20s %5d %8d %6d %9.0f %8.2f %8.2f %8.2f %7s  %-12s %s\n",
 			r.Name, r.Conns, r.Requests, r.Errors, r.Throughput, r.P50Ms, r.P99Ms, r.MaxMs, ratio, target, result)
 	}
 	rss := "PASS"
@@ -270,6 +371,11 @@ func printTable(w io.Writer, s Summary) {
 		rss = "FAIL"
 	}
 	fmt.Fprintf(w, "\nserver peak RSS (VmHWM): %.1f MB (target < %.0f MB): %s\n", s.PeakRSSMB, s.RSSTargetMB, rss)
+	ledger := "ok"
+	if !s.LedgerOK {
+		ledger = "FAIL: " + strings.Join(s.LedgerProblems, "; ")
+	}
+	fmt.Fprintf(w, "ledger verify after the run: %s\n", ledger)
 	fmt.Fprintln(w, "load generator and server share this machine's CPUs; ratios compare runs on the same machine only.")
 }
 

@@ -11,7 +11,8 @@
 //
 // It prints a table and writes a JSON summary (-out) so runs can be compared
 // across commits. New scenarios (claim page, redemption, bulk send) are
-// entries in scenarios().
+// one line each in scenarioList (bench/load.go). After the run the ledger
+// is verified, as `trostpflaster ledger verify` does.
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -94,7 +96,7 @@ func run(ctx context.Context, o Options) error {
 	}
 	results := map[string]*Result{}
 	for _, sc := range scenarios(fx) {
-		if o.Only != "" && sc.Name != "baseline" && !contains(strings.Split(o.Only, ","), sc.Name) {
+		if o.Only != "" && sc.Server != "baseline" && !contains(strings.Split(o.Only, ","), sc.Name) {
 			continue
 		}
 		conns := o.Conns
@@ -102,10 +104,10 @@ func run(ctx context.Context, o Options) error {
 			conns = sc.Conns
 		}
 		base := srv.appURL
-		if sc.Name == "baseline" {
+		if sc.Server == "baseline" {
 			base = srv.baselineURL
 		}
-		fmt.Printf("running %-18s %d conns, %s …\n", sc.Name, conns, o.Duration)
+		fmt.Printf("running %-20s %d conns, %s …\n", sc.Name, conns, o.Duration)
 		r, err := load(ctx, base, sc, conns, o.Warmup, o.Duration)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
@@ -130,6 +132,12 @@ func run(ctx context.Context, o Options) error {
 		sum.Scenarios = append(sum.Scenarios, rs...)
 	}
 	sum.PeakRSSMB = srv.peakRSSMB()
+	srv.stop()
+	problems, err := verifyLedger(ctx, env)
+	if err != nil {
+		return fmt.Errorf("ledger verify: %w", err)
+	}
+	sum.LedgerOK, sum.LedgerProblems = len(problems) == 0, problems
 	sum.RSSTargetMB = 150
 	sum.RSSPass = sum.PeakRSSMB < sum.RSSTargetMB
 	printTable(os.Stdout, sum)
@@ -176,6 +184,7 @@ type child struct {
 	stdin       io.WriteCloser
 	appURL      string
 	baselineURL string
+	once        sync.Once
 }
 
 // startChild re-executes this binary as the server and waits for it to
@@ -232,15 +241,17 @@ func startChild(ctx context.Context, env []string, dir string) (*child, error) {
 }
 
 func (c *child) stop() {
-	c.stdin.Close()
-	done := make(chan struct{})
-	go func() { c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		c.cmd.Process.Kill()
-		<-done
-	}
+	c.once.Do(func() {
+		c.stdin.Close()
+		done := make(chan struct{})
+		go func() { c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			c.cmd.Process.Kill()
+			<-done
+		}
+	})
 }
 
 // peakRSSMB reads the child's high-water mark of resident memory.

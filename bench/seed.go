@@ -14,7 +14,20 @@ type Fixtures struct {
 	Postcodes     []string // real postcodes that have merchants near them
 	Words         []string // search words of varied selectivity
 	MaxMerchantID int
+	// ClaimTokens are claim links of claimed vouchers (the claim page).
+	ClaimTokens []string
+	// TillCodes are voucher codes of one partner, one per till, and
+	// MerchantKey is that partner's API key (the redemption API).
+	TillCodes   []string
+	MerchantKey string
 }
+
+// Voucher fixtures: claimed vouchers for the claim page and one large
+// voucher per till for the redemption API.
+const (
+	claimVouchers = 64
+	tills         = 16
+)
 
 var categoryWord = map[string]string{
 	"bakery": "Bäckerei", "bookshop": "Buchhandlung", "cafe": "Café", "flowers": "Blumen",
@@ -98,5 +111,78 @@ func seed(ctx context.Context, env []string, n int) (*Fixtures, error) {
 	if err := a.DB.WithContext(ctx).Model(&models.Merchant{}).Select("MAX(id)").Scan(&fx.MaxMerchantID).Error; err != nil {
 		return nil, err
 	}
+	if err := seedVouchers(ctx, a, fx); err != nil {
+		return nil, fmt.Errorf("vouchers: %w", err)
+	}
 	return fx, nil
+}
+
+// seedVouchers sends and claims gifts of the demo company at a demo partner
+// through the real model functions, and creates the partner's API key.
+func seedVouchers(ctx context.Context, a *app.App, fx *Fixtures) error {
+	co, err := a.Store.CompanyBySlug(ctx, "beispiel-verlag")
+	if err != nil {
+		return err
+	}
+	m, err := a.Store.MerchantBySlug(ctx, "cafe-rheinblick")
+	if err != nil {
+		return err
+	}
+	const tillCents = 1000_00 // 100,000 one-cent redemptions each
+	if _, err := a.Store.GrantCredit(ctx, co.ID, claimVouchers*25_00+tills*tillCents, "", "bench", models.ActorCLI); err != nil {
+		return err
+	}
+	admin, err := a.Store.UserByEmail(ctx, "chefin@beispiel-verlag.example")
+	if err != nil {
+		return err
+	}
+	sender := models.GiftSender{CompanyID: co.ID, UserID: &admin.ID}
+	voucher := func(cents int64) (token, code string, err error) {
+		g, _, err := a.Store.SendGift(ctx, a.Places, sender, models.GiftInput{RecipientName: "Kim", AmountCents: cents,
+			MerchantIDs: []uint{m.ID}, Message: "Entschuldigung für die Verspätung!", Notify: models.NotifyNone}, nil)
+		if err != nil {
+			return "", "", err
+		}
+		token = a.Store.GiftClaimToken(g)
+		g, _, err = a.Store.ClaimGift(ctx, token, m.ID)
+		if err != nil {
+			return "", "", err
+		}
+		return token, a.Store.VoucherCode(g), nil
+	}
+	for range claimVouchers {
+		token, _, err := voucher(25_00)
+		if err != nil {
+			return err
+		}
+		fx.ClaimTokens = append(fx.ClaimTokens, token)
+	}
+	for range tills {
+		_, code, err := voucher(tillCents)
+		if err != nil {
+			return err
+		}
+		fx.TillCodes = append(fx.TillCodes, code)
+	}
+	fx.MerchantKey, _, err = a.Store.CreateAPIKey(ctx, nil, &m.ID, "bench till", models.ActorCLI)
+	return err
+}
+
+// verifyLedger runs `ledger verify` on the benchmark database after the run.
+func verifyLedger(ctx context.Context, env []string) ([]string, error) {
+	cfg, err := app.LoadConfig(getenvFrom(env), false)
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.New(cfg, discardLogger())
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	problems, err := a.Store.VerifyLedger(ctx)
+	var out []string
+	for _, p := range problems {
+		out = append(out, p.String())
+	}
+	return out, err
 }

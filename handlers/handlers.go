@@ -45,6 +45,7 @@ type Handlers struct {
 	log    *slog.Logger
 	opt    Options
 	csp    string
+	qr     *qrCache
 }
 
 // New builds the handlers.
@@ -53,7 +54,7 @@ func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logg
 	if opt.FormActionHosts != "" {
 		csp += " " + opt.FormActionHosts
 	}
-	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp}
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048)}
 }
 
 // Page is what every HTML page gets: who is logged in, the CSRF token, a

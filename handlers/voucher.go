@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	qrcode "github.com/skip2/go-qrcode"
 
 	"trostpflaster/models"
 )
@@ -59,11 +57,11 @@ func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token
 	}
 	if g.CodeHash != nil {
 		p.Code = h.store.VoucherCode(g)
-		png, qerr := qrcode.Encode(p.Code, qrcode.Medium, 320)
+		qr, qerr := h.qr.dataURL(p.Code)
 		if qerr != nil {
 			return qerr
 		}
-		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+		p.QR = qr
 	}
 	return h.render(c, status, "voucher", p)
 }

@@ -83,34 +83,22 @@ func (s *Store) SearchMerchants(ctx context.Context, places *Places, q CatalogQu
 		return nil, "", err
 	}
 
-	db := s.db.WithContext(ctx).Model(&Merchant{}).Where("merchants.status = ?", MerchantApproved)
-	if q.Region != "" {
-		db = db.Joins("JOIN regions ON regions.id = merchants.region_id").Where("regions.slug = ?", q.Region)
+	// The in-memory index (catalog_index.go) answers from a snapshot that is
+	// at least as new as the last committed merchant change.
+	sn, err := s.catalog(ctx)
+	if err != nil {
+		return nil, "", err
 	}
-	if q.City != "" {
-		db = db.Where("merchants.city_key = ?", FoldText(q.City))
-	}
-	if q.Category != "" {
-		db = db.Where("merchants.category = ?", q.Category)
-	}
-	for _, word := range strings.Fields(FoldText(q.Q)) {
-		db = db.Where("merchants.search_text LIKE ? ESCAPE '\\'", "%"+escapeLike(word)+"%")
-	}
-
+	f := sn.filter(q)
 	var hits []CatalogHit
 	if origin == nil {
-		var ms []Merchant
-		// search_text starts with the folded name, so "Bäckerei" sorts as "baeckerei".
-		if err := db.Order("merchants.search_text, merchants.id").Offset(offset).Limit(q.Limit + 1).Find(&ms).Error; err != nil {
-			return nil, "", err
-		}
-		for _, m := range ms {
-			hits = append(hits, CatalogHit{Merchant: m})
+		for _, e := range sn.textOrder(&f, offset, q.Limit+1) {
+			hits = append(hits, CatalogHit{Merchant: *e.m})
 		}
 	} else {
-		var err error
-		if hits, err = s.nearestMerchants(ctx, db, *origin, offset, q.Limit+1); err != nil {
-			return nil, "", err
+		for _, h := range sn.nearOrder(&f, *origin, offset, q.Limit+1) {
+			d := h.d
+			hits = append(hits, CatalogHit{Merchant: *h.e.m, DistanceKm: &d})
 		}
 	}
 	next := ""
@@ -125,10 +113,12 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// CatalogCities lists the cities that have approved merchants, for filters.
+// CatalogCities lists the cities that have approved merchants, for the
+// filter (at most CatalogCityLimit: the ones with the most partners).
 func (s *Store) CatalogCities(ctx context.Context) ([]string, error) {
-	var cities []string
-	err := s.db.WithContext(ctx).Model(&Merchant{}).Where("status = ?", MerchantApproved).
-		Distinct("city").Order("city").Pluck("city", &cities).Error
-	return cities, err
+	sn, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sn.cities, nil
 }

@@ -521,10 +521,17 @@ func (s *Store) giftByIdemKey(ctx context.Context, companyID uint, key, reqHash 
 }
 
 func (s *Store) giftByID(ctx context.Context, id uint) (*Gift, error) {
+	return s.loadGift(s.db.WithContext(ctx).Where("gifts.id = ?", id))
+}
+
+// loadGift reads the gift q selects with its company, sender, partner and
+// offers: the single-row relations in the same query (the claim page is
+// the busiest page), the offers in two more.
+func (s *Store) loadGift(q *gorm.DB) (*Gift, error) {
 	var g Gift
-	err := s.db.WithContext(ctx).Preload("Company").Preload("SenderUser").Preload("Merchant").
+	err := q.Joins("Company").Joins("SenderUser").Joins("Merchant").
 		Preload("Offers", func(db *gorm.DB) *gorm.DB { return db.Order("position") }).Preload("Offers.Merchant").
-		First(&g, id).Error
+		Take(&g).Error
 	s.markScheduled(&g)
 	return &g, notFound(err)
 }
@@ -651,9 +658,9 @@ func (s *Store) GiftByClaimToken(ctx context.Context, token string) (*Gift, erro
 	if len(token) < 20 || len(token) > 64 {
 		return nil, ErrNotFound
 	}
-	var g Gift
-	if err := s.db.WithContext(ctx).Select("id", "status", "send_at").Where("claim_hash = ?", s.claimHash(token)).First(&g).Error; err != nil {
-		return nil, notFound(err)
+	g, err := s.loadGift(s.db.WithContext(ctx).Where("gifts.claim_hash = ?", s.claimHash(token)))
+	if err != nil {
+		return nil, err
 	}
 	if g.Status == GiftPendingApproval || g.Status == GiftCancelled {
 		return nil, ErrNotFound
@@ -661,7 +668,7 @@ func (s *Store) GiftByClaimToken(ctx context.Context, token string) (*Gift, erro
 	if g.SendAt != nil && g.SendAt.After(s.Now()) {
 		return nil, ErrNotFound // scheduled: the link works from SendAt on
 	}
-	return s.giftByID(ctx, g.ID)
+	return g, nil
 }
 
 // GiftQuery filters a company's gifts, newest first, with a cursor.

@@ -252,5 +252,6 @@ func AllModels() []any {
 		&GiftTemplate{}, &GiftReason{}, &PreferredPartner{}, &GiftSettings{},
 		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{}, &StripeCharge{},
 		&BulkBatch{}, &BulkRow{},
+		&SearchVersion{},
 	}
 }
