@@ -78,14 +78,18 @@ func (h *Handlers) clearSessionCookie(c *fiber.Ctx) {
 		Secure: h.opt.SecureCookies, MaxAge: -1, Expires: time.Unix(0, 0)})
 }
 
-// SecurityHeaders sets headers every response carries: no framing, no
-// sniffing, a strict same-origin referrer and a CSP without inline script.
+// SecurityHeaders sets headers every response carries: no framing
+// (frame-ancestors 'none' and X-Frame-Options), no sniffing, a strict
+// same-origin referrer and a CSP without inline script. HSTS is sent only
+// on requests that arrived over TLS: directly, or through a proxy listed in
+// TRUSTED_PROXIES that says so with X-Forwarded-Proto: https (Fiber's
+// Protocol() ignores that header from anyone else).
 func (h *Handlers) SecurityHeaders(c *fiber.Ctx) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Referrer-Policy", "same-origin")
 	c.Set("Content-Security-Policy", h.csp)
-	if h.opt.SecureCookies {
+	if c.Protocol() == "https" {
 		c.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
 	return c.Next()

@@ -222,6 +222,7 @@ type Mail struct {
 	LastError   string    `gorm:"size:500;not null;default:''"`
 	NextAttempt time.Time `gorm:"index"`
 	LockedUntil *time.Time
+	LockedBy    string `gorm:"size:40;not null;default:''"` // the worker (Store.Owner) holding the lease
 	SentAt      *time.Time
 	CreatedAt   time.Time
 }
@@ -248,5 +249,6 @@ func AllModels() []any {
 		&MerchantLogo{}, &MerchantInvite{},
 		&WebhookEndpoint{}, &WebhookDelivery{},
 		&Redemption{}, &Payout{}, &Topup{},
+		&JobLease{},
 	}
 }

@@ -24,6 +24,8 @@ type Store struct {
 	// dummyHash makes log-in with an unknown e-mail cost as much as with a
 	// known one, so response times do not reveal who has an account.
 	dummyHash []byte
+	// owner marks the job leases this Store takes (models/jobs.go).
+	owner string
 }
 
 // StoreOptions configures a Store. Secret keys the hashes of tokens and API
@@ -46,7 +48,7 @@ func NewStore(db *gorm.DB, opts StoreOptions) *Store {
 	if err != nil {
 		panic("bcrypt: " + err.Error()) // only with an invalid cost, a programming error
 	}
-	return &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy}
+	return &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy, owner: newToken(15)}
 }
 
 // DB exposes the database for infrastructure code (migrations, health checks).
