@@ -191,11 +191,26 @@ func (m *Metrics) Middleware(c *fiber.Ctx) error {
 	if status >= 400 && !m.isEndpoint(c.App(), r) {
 		route = routeOther
 	}
-	m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
-	if ch, ok := redemptionRoutes[route]; ok && c.Method() == fiber.MethodPost {
+	method := methodLabel(c.Method())
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
+	if ch, ok := redemptionRoutes[route]; ok && method == fiber.MethodPost {
 		m.redemptions.WithLabelValues(ch, redemptionResult(ch, status)).Inc()
 	}
 	return nil
+}
+
+// methodLabel maps the request method to a constant string. c.Method()
+// points into Fiber's reused request buffer, and a label value is kept by
+// the registry, so passing it on would let later requests overwrite the
+// label ("GET" turning into "GETT"); unknown methods are one label.
+func methodLabel(m string) string {
+	for _, known := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
+		fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions} {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
 }
 
 // isEndpoint reports whether r is a route proper rather than middleware
