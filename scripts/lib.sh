@@ -345,3 +345,42 @@ drop_postgres_db() {
 	fi
 	log "dropped PostgreSQL database $db"
 }
+
+# ------------------------------------------------------------------ redis ---
+
+REDIS_HOST=127.0.0.1
+REDIS_PORT=${TEST_REDIS_PORT:-6379}
+
+# redis_answering — PING over bash's /dev/tcp (no redis-cli needed).
+redis_answering() {
+	local reply=''
+	exec 3<>"/dev/tcp/$REDIS_HOST/$REDIS_PORT" 2>/dev/null || return 1
+	printf 'PING\r\n' >&3
+	read -r -t 2 reply <&3 || true
+	exec 3<&- 3>&-
+	[[ $reply == +PONG* ]]
+}
+
+# start_redis — make Redis answer on 127.0.0.1:$REDIS_PORT (installing
+# Debian's redis-server if needed, started without persistence) and export
+# TEST_REDIS_URL. Like the PostgreSQL cluster, a server started here keeps
+# running as a local service; the tests namespace their keys.
+start_redis() {
+	if ! redis_answering; then
+		if ! command -v redis-server >/dev/null 2>&1; then
+			log "redis-server not found; installing it with apt-get"
+			apt_install redis-server || return 1
+		fi
+		log "starting redis-server on $REDIS_HOST:$REDIS_PORT"
+		redis-server --daemonize yes --bind "$REDIS_HOST" --port "$REDIS_PORT" --save "" --appendonly no >/dev/null || return 1
+		for _ in $(seq 1 50); do
+			redis_answering && break
+			sleep 0.1
+		done
+		redis_answering || {
+			warn "redis-server did not answer on $REDIS_HOST:$REDIS_PORT"
+			return 1
+		}
+	fi
+	export TEST_REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/0"
+}

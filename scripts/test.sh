@@ -22,6 +22,9 @@
 #   * a fresh PostgreSQL database tp_test_<epoch>_<pid> on
 #     ${PGHOST:-127.0.0.1}:${PGPORT:-5432} as ${PGUSER:-postgres}
 #     (PGPASSWORD is honoured), dropped on exit -> TEST_POSTGRES_URL
+#   * Redis on 127.0.0.1:${TEST_REDIS_PORT:-6379} (Debian's redis-server,
+#     apt-get installed and started without persistence if not answering;
+#     left running like the PostgreSQL cluster) -> TEST_REDIS_URL
 #   * TEST_REQUIRE_ALL=1 (tests fail instead of skipping when a service is
 #     missing), TEST_ARTIFACTS=<repo>/test-artifacts, CGO_ENABLED=1
 #
@@ -124,6 +127,7 @@ need "C compiler (cgo)" ensure_cgo
 need "stripe-mock" start_stripe_mock
 need "chromium" ensure_chromium
 need "postgresql" create_postgres_db tp_test
+need "redis" start_redis
 
 export TEST_ARTIFACTS="$PWD/test-artifacts"
 mkdir -p "$TEST_ARTIFACTS"
@@ -131,7 +135,7 @@ export CGO_ENABLED=1
 
 SETUP_MS=$(($(lib_now_ms) - START_MS))
 log "setup done in ${SETUP_MS} ms"
-for v in STRIPE_MOCK_URL CHROMIUM_PATH TEST_POSTGRES_URL TEST_REQUIRE_ALL TEST_ARTIFACTS CGO_ENABLED; do
+for v in STRIPE_MOCK_URL CHROMIUM_PATH TEST_POSTGRES_URL TEST_REDIS_URL TEST_REQUIRE_ALL TEST_ARTIFACTS CGO_ENABLED; do
 	printf '    %s=%s\n' "$v" "${!v:-<unset>}"
 done
 
