@@ -384,3 +384,39 @@ start_redis() {
 	fi
 	export TEST_REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/0"
 }
+
+# ------------------------------------------------------------ govulncheck ---
+
+GOVULNCHECK_VERSION=v1.9.0
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
+
+# run_vulncheck — govulncheck against an offline database built from the
+# golang.org/x/vulndb module (vuln.go.dev is not reachable here; the module
+# proxy is), cached under ${XDG_CACHE_HOME:-~/.cache}/trostpflaster/.
+# Called vulnerabilities in modules fail the step; those in the standard
+# library need a newer Go toolchain and are listed (they fail too with
+# VULNCHECK_STDLIB=fail). See tools/vulncheck.
+run_vulncheck() {
+	local bin cache dir
+	bin=$(command -v govulncheck || true)
+	[[ -n $bin ]] || bin="$(go_bin_dir)/govulncheck"
+	if [[ ! -x $bin ]]; then
+		log "installing govulncheck $GOVULNCHECK_VERSION with go install"
+		go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" || return 1
+	fi
+	cache="${XDG_CACHE_HOME:-$HOME/.cache}/trostpflaster/vulndb-$VULNDB_VERSION"
+	if [[ ! -f $cache/index/db.json ]]; then
+		log "building the offline vulnerability database from golang.org/x/vulndb@$VULNDB_VERSION"
+		dir=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || return 1
+		[[ -d $dir/data/osv ]] || {
+			warn "golang.org/x/vulndb@$VULNDB_VERSION has no data/osv"
+			return 1
+		}
+		mkdir -p "$(dirname "$cache")"
+		go run ./tools/vulncheck index -osv "$dir/data/osv" -out "$cache" || return 1
+	fi
+	local gate=()
+	[[ ${VULNCHECK_STDLIB:-} == fail ]] && gate=(-stdlib=fail)
+	"$bin" -db "file://$cache" -format json ./... | go run ./tools/vulncheck gate ${gate[@]+"${gate[@]}"}
+}

@@ -31,7 +31,11 @@
 # Set TEST_REQUIRE_ALL=0 to run without a service that cannot be provided
 # (its tests then skip); by default a missing service is a hard error.
 #
-# Runs all three steps even if an earlier one fails, prints a one-line
+# On a full run (no package arguments) a fourth step runs govulncheck against
+# an offline vulnerability database built from the golang.org/x/vulndb
+# module (see scripts/lib.sh run_vulncheck; VULNCHECK=0 skips it).
+#
+# Runs every step even if an earlier one fails, prints a one-line
 # summary last, and exits non-zero if any step failed.
 set -euo pipefail
 
@@ -211,6 +215,10 @@ step gofmt gofmt_check
 step vet run_child go vet ${VET_FLAGS[@]+"${VET_FLAGS[@]}"} "${PKGS[@]}"
 step test run_child go test -count=1 -timeout 20m ${TEST_FLAGS[@]+"${TEST_FLAGS[@]}"} "${PKGS[@]}" \
 	${BIN_ARGS[@]+"${BIN_ARGS[@]}"}
+# govulncheck on full runs only (no package arguments), unless VULNCHECK=0.
+if [[ ${PKGS[*]} == ./... && ${VULNCHECK:-1} != 0 ]]; then
+	step govulncheck run_child bash -c 'set -euo pipefail; source scripts/lib.sh; run_vulncheck'
+fi
 
 # ----------------------------------------------------------------- summary ---
 
