@@ -63,8 +63,9 @@ func TestKillServerUnderLoad(t *testing.T) {
 	ln.Close()
 	env["BASE_URL"] = "http://" + env["ADDR"]
 
-	// Seed: 12 claimed 100-€ vouchers of one partner.
-	const tills, start = 12, 100_00
+	// Seed: 12 claimed 1000-€ vouchers of one partner; each till sends at
+	// most 60 redemptions of 1–3 € per round, so no balance runs out.
+	const tills, start, perRound = 12, 1000_00, 60
 	var codes []string
 	var giftIDs []uint
 	var key string
@@ -184,8 +185,8 @@ func TestKillServerUnderLoad(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for n := 0; lctx.Err() == nil; n++ {
-					c := faultCall{till: till, key: fmt.Sprintf("f-%d-%d-%d", round, till, n), amount: int64(1 + (till+n)%3)}
+				for n := 0; n < perRound && lctx.Err() == nil; n++ {
+					c := faultCall{till: till, key: fmt.Sprintf("f-%d-%d-%d", round, till, n), amount: int64(1+(till+n)%3) * 100}
 					mu.Lock()
 					sent[c.key] = c
 					mu.Unlock()
