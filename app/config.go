@@ -32,8 +32,14 @@ type Config struct {
 	MailFrom            string // MAIL_FROM
 	TrustedProxies      []string
 	MetricsToken        string // METRICS_TOKEN: bearer token for /metrics from non-loopback clients
-	Demo                bool   // set by the demo command: creates a secret key under data/
-	BcryptCost          int    // BCRYPT_COST, default 12 (tests lower it)
+	// RedisURL (REDIS_URL, redis://[:pass@]host:6379/0 or rediss://…): when
+	// set, rate-limit counters and CSRF tokens are kept in Redis instead of
+	// the database's kv table. RedisPrefix (REDIS_PREFIX, default
+	// "trostpflaster:") namespaces the keys.
+	RedisURL    string
+	RedisPrefix string
+	Demo        bool // set by the demo command: creates a secret key under data/
+	BcryptCost  int  // BCRYPT_COST, default 12 (tests lower it)
 	// HooksAllowPrivate (WEBHOOKS_ALLOW_PRIVATE=1) lets company webhooks
 	// reach loopback and private addresses (development, tests); off in
 	// production so webhooks cannot probe the operator's network.
@@ -77,6 +83,8 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 		SMTPURL:             get("SMTP_URL", ""),
 		MailFrom:            get("MAIL_FROM", "Trostpflaster <hallo@trostpflaster.localhost>"),
 		MetricsToken:        get("METRICS_TOKEN", ""),
+		RedisURL:            get("REDIS_URL", ""),
+		RedisPrefix:         get("REDIS_PREFIX", "trostpflaster:"),
 		Demo:                demo,
 		BcryptCost:          12,
 		HooksAllowPrivate:   get("WEBHOOKS_ALLOW_PRIVATE", "") == "1",
@@ -134,6 +142,11 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 			problems = append(problems, "RETENTION_DAYS must be a number of days from 1 to 3650")
 		} else {
 			c.RetentionDays = n
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			problems = append(problems, "REDIS_URL must look like redis://[:password@]host:6379/0 or rediss://…")
 		}
 	}
 	if c.SMTPURL != "" {

@@ -212,6 +212,14 @@ func migrations() []*gormigrate.Migration {
 				return models.InstallSearchTriggers(tx)
 			},
 		},
+		{
+			// Scale-out: job leases carry their holder (released on
+			// shutdown), periodic jobs take a named lease.
+			ID: "0014_scale",
+			Migrate: func(tx *gorm.DB) error {
+				return tx.Migrator().AutoMigrate(&models.Mail{}, &models.WebhookDelivery{}, &models.JobLease{})
+			},
+		},
 	}
 }
 

@@ -50,7 +50,7 @@ func hookClient(allowPrivate bool) *http.Client {
 func (a *App) DeliverHooks(ctx context.Context) int {
 	sent := 0
 	for ctx.Err() == nil {
-		jobs, err := a.Store.ClaimHookDeliveries(ctx, 20, 2*time.Minute)
+		jobs, err := a.Store.ClaimHookDeliveries(ctx, 20, jobLease)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.Log.Warn("claiming webhook deliveries failed", "err", err)
@@ -60,22 +60,42 @@ func (a *App) DeliverHooks(ctx context.Context) int {
 		if len(jobs) == 0 {
 			return sent
 		}
-		for _, j := range jobs {
-			status, err := a.postHook(ctx, j.URL, j.Secret, []byte(j.Delivery.Payload))
+		for i, j := range jobs {
+			if ctx.Err() != nil {
+				a.releaseHooks(jobs[i:])
+				return sent
+			}
+			// A delivery under way when shutdown begins is finished and
+			// recorded (see DeliverMails).
+			bg := context.WithoutCancel(ctx)
+			status, err := a.postHook(bg, j.URL, j.Secret, []byte(j.Delivery.Payload))
 			if err != nil {
 				a.Log.Warn("webhook delivery failed", "delivery_id", j.Delivery.ID, "status", status, "err", err)
-				if ferr := a.Store.HookFailed(ctx, j.Delivery, status, err.Error()); ferr != nil {
+				a.Metrics.HookFailed()
+				if ferr := a.Store.HookFailed(bg, j.Delivery, status, err.Error()); ferr != nil {
 					a.Log.Error("recording webhook failure", "err", ferr)
 				}
 				continue
 			}
-			if err := a.Store.HookDelivered(ctx, j.Delivery.ID, status); err != nil {
+			if err := a.Store.HookDelivered(bg, j.Delivery.ID, status); err != nil {
 				a.Log.Error("recording webhook delivery", "err", err)
 			}
 			sent++
 		}
 	}
 	return sent
+}
+
+func (a *App) releaseHooks(jobs []models.HookJob) {
+	ids := make([]uint, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.Delivery.ID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Store.ReleaseHookDeliveries(ctx, ids); err != nil {
+		a.Log.Warn("releasing claimed webhook deliveries", "err", err)
+	}
 }
 
 func (a *App) postHook(ctx context.Context, url, secret string, body []byte) (int, error) {

@@ -17,13 +17,15 @@ import (
 type ops struct {
 	metrics *Metrics
 	db      *gorm.DB
+	redis   *redisStorage // nil without REDIS_URL
 }
 
 // opsRoutes registers /readyz and /metrics. They sit before the session and
 // CSRF middleware, so probes and scrapes never create sessions or tokens.
 //
-// /readyz is for load balancers: 200 when the database answers and every
-// migration this binary knows has been applied, 503 otherwise.
+// /readyz is for load balancers: 200 when the database (and Redis, when
+// configured) answers and every migration this binary knows has been
+// applied, 503 otherwise.
 //
 // /metrics is Prometheus text. It is served on the public router but answers
 // only loopback clients whose request was not forwarded by a proxy, or any
@@ -32,7 +34,11 @@ func opsRoutes(app *fiber.App, o ops, cfg Config) {
 	app.Get("/readyz", func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 		defer cancel()
-		if err := ready(ctx, o.db); err != nil {
+		err := ready(ctx, o.db)
+		if err == nil && o.redis != nil && o.redis.ping(ctx) != nil {
+			err = notReady("redis")
+		}
+		if err != nil {
 			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
 		}
 		return c.JSON(fiber.Map{"status": "ok"})

@@ -38,6 +38,7 @@ type App struct {
 	Transfers Transferer
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
+	redis   *redisStorage // nil without REDIS_URL
 }
 
 // New opens the database, runs migrations and builds the HTTP app. It is
@@ -94,7 +95,22 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	})
 	a.Metrics = newMetrics(store)
 	a.h = h
-	a.HTTP = newFiber(cfg, h, dbStorage{store}, log, ops{metrics: a.Metrics, db: db})
+	// Rate-limit counters and CSRF tokens: Redis when configured, else the
+	// database; either way shared by every instance.
+	var storage fiber.Storage = dbStorage{store}
+	o := ops{metrics: a.Metrics, db: db}
+	if cfg.RedisURL != "" {
+		rs, err := newRedisStorage(cfg.RedisURL, cfg.RedisPrefix)
+		if err != nil {
+			sqlDB, _ := db.DB()
+			if sqlDB != nil {
+				sqlDB.Close()
+			}
+			return nil, err
+		}
+		a.redis, o.redis, storage = rs, rs, rs
+	}
+	a.HTTP = newFiber(cfg, h, storage, log, o)
 	return a, nil
 }
 
@@ -189,8 +205,11 @@ func (a *App) Serve(ctx context.Context) error {
 	return err
 }
 
-// Close releases the database.
+// Close releases the database (and the Redis connection).
 func (a *App) Close() error {
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	sqlDB, err := a.DB.DB()
 	if err != nil {
 		return err

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stripe/stripe-go/v76"
 
 	"trostpflaster/handlers"
+	"trostpflaster/models"
 )
 
 // Transferer sends money to a connected account. The idempotency key makes a
@@ -53,8 +55,19 @@ func (p *stripePayments) CreateTransferFrom(ctx context.Context, accountID strin
 // SettleResult counts what one settlement run did.
 type SettleResult struct {
 	Paid, Failed int
-	PaidCents    int64
+	// Unknown counts payouts whose transfer outcome is unknown (network,
+	// Stripe outage); they stay pending for the next run.
+	Unknown   int
+	PaidCents int64
 }
+
+// ErrSettlementRunning is returned by Settle when another run (on this or
+// another instance, or a `settle` command) holds the settlement lease.
+var ErrSettlementRunning = errors.New("another settlement run is in progress; try again later")
+
+// settleLease is how long a settlement run's lease lasts; it is renewed
+// before every Stripe call, so only a run stalled for this long loses it.
+const settleLease = 5 * time.Minute
 
 // errNoStripe is returned by Settle when Stripe is not configured: payables
 // simply stay payable (and visible) until it is.
@@ -66,16 +79,39 @@ var errNoStripe = errors.New("stripe is not configured: merchant payables stay p
 // amount back to payable. A crash between the call and the confirmation
 // leaves the payout pending; the next run calls Stripe again with the same
 // key, gets the same transfer and confirms it — never a second transfer.
-func (a *App) Settle(ctx context.Context) (SettleResult, error) {
-	var r SettleResult
+//
+// One run at a time across all instances: a run takes the "settlement"
+// lease (models.JobLease) or returns ErrSettlementRunning, and renews it
+// before each Stripe call, stopping if it was lost. So two instances never
+// prepare or send the same batch.
+func (a *App) Settle(ctx context.Context) (r SettleResult, err error) {
 	if a.Transfers == nil {
 		return r, errNoStripe
 	}
+	holder := models.NewLeaseHolder()
+	ok, err := a.Store.AcquireLease(ctx, leaseSettlement, holder, settleLease)
+	if err != nil {
+		a.Metrics.JobRunFailed("settlement")
+		return r, err
+	}
+	if !ok {
+		return r, ErrSettlementRunning
+	}
+	defer a.releaseLease(leaseSettlement, holder)
+	defer func() {
+		a.Metrics.Settled(r, err)
+	}()
 	jobs, err := a.Store.PrepareSettlement(ctx, a.Cfg.SettlementMinCents)
 	if err != nil {
 		return r, err
 	}
 	for _, j := range jobs {
+		if ok, err := a.Store.AcquireLease(ctx, leaseSettlement, holder, settleLease); err != nil || !ok {
+			if err == nil {
+				err = ErrSettlementRunning
+			}
+			return r, err
+		}
 		p := j.Payout
 		var id string
 		var err error
@@ -98,6 +134,7 @@ func (a *App) Settle(ctx context.Context) (SettleResult, error) {
 			// unknown, so the payout stays pending and the next run repeats
 			// the call with the same idempotency key.
 			a.Log.Warn("payout outcome unknown, will retry", "payout", p.PublicID, "err", err)
+			r.Unknown++
 			continue
 		}
 		if err := a.Store.ConfirmPayout(ctx, p.ID, id); err != nil {

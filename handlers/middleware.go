@@ -78,8 +78,12 @@ func (h *Handlers) clearSessionCookie(c *fiber.Ctx) {
 		Secure: h.opt.SecureCookies, MaxAge: -1, Expires: time.Unix(0, 0)})
 }
 
-// SecurityHeaders sets headers every response carries: no framing, no
-// sniffing, a strict same-origin referrer and a CSP without inline script.
+// SecurityHeaders sets headers every response carries: no framing
+// (frame-ancestors 'none' and X-Frame-Options), no sniffing, a strict
+// same-origin referrer and a CSP without inline script. HSTS is sent only
+// on requests that arrived over TLS: directly, or through a proxy listed in
+// TRUSTED_PROXIES that says so with X-Forwarded-Proto: https (Fiber's
+// Protocol() ignores that header from anyone else).
 func (h *Handlers) SecurityHeaders(c *fiber.Ctx) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
@@ -88,7 +92,7 @@ func (h *Handlers) SecurityHeaders(c *fiber.Ctx) error {
 	// No page may use camera, microphone or location, except the till,
 	// which allows its own origin the camera for QR scanning (redeemPage).
 	c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	if h.opt.SecureCookies {
+	if c.Protocol() == "https" {
 		c.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
 	return c.Next()

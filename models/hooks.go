@@ -62,6 +62,7 @@ type WebhookDelivery struct {
 	Attempts    int              `gorm:"not null;default:0"`
 	NextAttempt time.Time        `gorm:"index"`
 	LockedUntil *time.Time
+	LockedBy    string `gorm:"size:40;not null;default:''"` // the worker (Store.Owner) holding the lease
 	LastStatus  int    `gorm:"not null;default:0"`
 	LastError   string `gorm:"size:500;not null;default:''"`
 	DeliveredAt *time.Time
@@ -196,36 +197,34 @@ type HookJob struct {
 	Secret   string
 }
 
-// ClaimHookDeliveries leases due deliveries to this worker (a conditional
-// UPDATE per row, so two instances never send the same one at once).
+// ClaimHookDeliveries leases due deliveries to this worker (see claimDue:
+// FOR UPDATE SKIP LOCKED on PostgreSQL), so two instances never send the
+// same one at once.
 func (s *Store) ClaimHookDeliveries(ctx context.Context, limit int, lease time.Duration) ([]HookJob, error) {
-	now := s.Now()
 	var due []WebhookDelivery
-	if err := s.db.WithContext(ctx).Preload("Endpoint").
-		Where("status = ? AND next_attempt <= ? AND (locked_until IS NULL OR locked_until < ?)", HookDeliveryQueued, now, now).
-		Order("next_attempt, id").Limit(limit).Find(&due).Error; err != nil {
+	if err := s.claimDue(ctx, &WebhookDelivery{}, HookDeliveryQueued, limit, lease, &due, "Endpoint"); err != nil {
 		return nil, err
 	}
-	var out []HookJob
+	out := make([]HookJob, 0, len(due))
 	for _, d := range due {
-		res := s.db.WithContext(ctx).Model(&WebhookDelivery{}).
-			Where("id = ? AND status = ? AND (locked_until IS NULL OR locked_until < ?)", d.ID, HookDeliveryQueued, now).
-			Update("locked_until", now.Add(lease))
-		if res.Error != nil {
-			return out, res.Error
-		}
-		if res.RowsAffected == 1 && d.Endpoint != nil {
+		if d.Endpoint != nil {
 			out = append(out, HookJob{Delivery: d, URL: d.Endpoint.URL, Secret: s.HookSecret(d.Endpoint)})
 		}
 	}
 	return out, nil
 }
 
+// ReleaseHookDeliveries hands claimed but unsent deliveries back to the
+// queue at once (a worker shutting down).
+func (s *Store) ReleaseHookDeliveries(ctx context.Context, ids []uint) error {
+	return s.releaseJobs(ctx, &WebhookDelivery{}, HookDeliveryQueued, ids)
+}
+
 // HookDelivered records a 2xx answer.
 func (s *Store) HookDelivered(ctx context.Context, id uint, status int) error {
 	now := s.Now()
 	return s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("id = ?", id).Updates(map[string]any{
-		"status": HookDeliveryDone, "delivered_at": now, "locked_until": nil, "last_status": status,
+		"status": HookDeliveryDone, "delivered_at": now, "locked_until": nil, "locked_by": "", "last_status": status,
 		"attempts": gorm.Expr("attempts + 1"), "last_error": ""}).Error
 }
 
@@ -236,7 +235,7 @@ func (s *Store) HookFailed(ctx context.Context, d WebhookDelivery, status int, c
 	if len(cause) > 500 {
 		cause = cause[:500]
 	}
-	upd := map[string]any{"attempts": attempts, "last_error": cause, "last_status": status, "locked_until": nil}
+	upd := map[string]any{"attempts": attempts, "last_error": cause, "last_status": status, "locked_until": nil, "locked_by": ""}
 	if attempts >= hookMaxAttempts {
 		upd["status"] = HookDeliveryFailed
 	} else {

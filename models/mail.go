@@ -37,36 +37,27 @@ func (s *Store) EnqueueMail(ctx context.Context, m Mail) error {
 	return s.enqueueMail(s.db.WithContext(ctx), m)
 }
 
-// ClaimMails locks up to limit due mails for this worker for lease. Claiming
-// is a conditional UPDATE per row, so two workers (or two app instances)
-// never deliver the same mail at once, on SQLite and PostgreSQL alike.
+// ClaimMails leases up to limit due mails to this worker for lease (see
+// claimDue: FOR UPDATE SKIP LOCKED on PostgreSQL), so two workers or two app
+// instances never deliver the same mail at once, on SQLite and PostgreSQL
+// alike. A mail whose worker died is due again when its lease ends.
 func (s *Store) ClaimMails(ctx context.Context, limit int, lease time.Duration) ([]Mail, error) {
-	now := s.Now()
-	var due []Mail
-	if err := s.db.WithContext(ctx).Where("status = ? AND next_attempt <= ? AND (locked_until IS NULL OR locked_until < ?)", MailQueued, now, now).
-		Order("next_attempt, id").Limit(limit).Find(&due).Error; err != nil {
-		return nil, err
-	}
-	out := due[:0]
-	for _, m := range due {
-		res := s.db.WithContext(ctx).Model(&Mail{}).
-			Where("id = ? AND status = ? AND (locked_until IS NULL OR locked_until < ?)", m.ID, MailQueued, now).
-			Update("locked_until", now.Add(lease))
-		if res.Error != nil {
-			return out, res.Error
-		}
-		if res.RowsAffected == 1 {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	var out []Mail
+	err := s.claimDue(ctx, &Mail{}, MailQueued, limit, lease, &out)
+	return out, err
+}
+
+// ReleaseMails hands claimed but unsent mails back to the queue at once (a
+// worker shutting down), instead of when their lease ends.
+func (s *Store) ReleaseMails(ctx context.Context, ids []uint) error {
+	return s.releaseJobs(ctx, &Mail{}, MailQueued, ids)
 }
 
 // MailDelivered marks a claimed mail as sent.
 func (s *Store) MailDelivered(ctx context.Context, id uint) error {
 	now := s.Now()
 	return s.db.WithContext(ctx).Model(&Mail{}).Where("id = ?", id).
-		Updates(map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "attempts": gorm.Expr("attempts + 1")}).Error
+		Updates(map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "locked_by": "", "attempts": gorm.Expr("attempts + 1")}).Error
 }
 
 // MailFailed records a failed attempt and schedules a retry with exponential
@@ -78,7 +69,7 @@ func (s *Store) MailFailed(ctx context.Context, m Mail, cause error) error {
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
-	upd := map[string]any{"attempts": attempts, "last_error": msg, "locked_until": nil}
+	upd := map[string]any{"attempts": attempts, "last_error": msg, "locked_until": nil, "locked_by": ""}
 	if attempts >= MailMaxAttempts {
 		upd["status"] = MailFailed
 	} else {

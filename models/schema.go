@@ -222,6 +222,7 @@ type Mail struct {
 	LastError   string    `gorm:"size:500;not null;default:''"`
 	NextAttempt time.Time `gorm:"index"`
 	LockedUntil *time.Time
+	LockedBy    string `gorm:"size:40;not null;default:''"` // the worker (Store.Owner) holding the lease
 	SentAt      *time.Time
 	GiftID      *uint `gorm:"index"` // the gift a recipient mail belongs to (withdrawn on cancel)
 	CreatedAt   time.Time
@@ -253,5 +254,6 @@ func AllModels() []any {
 		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{}, &StripeCharge{},
 		&BulkBatch{}, &BulkRow{},
 		&SearchVersion{},
+		&JobLease{},
 	}
 }

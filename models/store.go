@@ -32,6 +32,8 @@ type Store struct {
 	// handler for milliseconds each, while a queued one starts the moment
 	// the previous commit ends (16 tills redeeming at once: make bench).
 	writer chan struct{}
+	// owner marks the job leases this Store takes (models/jobs.go).
+	owner string
 }
 
 // writerWait bounds the wait for the write queue, like busy_timeout.
@@ -60,7 +62,7 @@ func NewStore(db *gorm.DB, opts StoreOptions) *Store {
 	if err != nil {
 		panic("bcrypt: " + err.Error()) // only with an invalid cost, a programming error
 	}
-	st := &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy, catIndex: &catalogIndex{}}
+	st := &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy, catIndex: &catalogIndex{}, owner: newToken(15)}
 	if db.Dialector.Name() == "sqlite" {
 		st.writer = make(chan struct{}, 1)
 	}

@@ -345,3 +345,78 @@ drop_postgres_db() {
 	fi
 	log "dropped PostgreSQL database $db"
 }
+
+# ------------------------------------------------------------------ redis ---
+
+REDIS_HOST=127.0.0.1
+REDIS_PORT=${TEST_REDIS_PORT:-6379}
+
+# redis_answering — PING over bash's /dev/tcp (no redis-cli needed).
+redis_answering() {
+	local reply=''
+	exec 3<>"/dev/tcp/$REDIS_HOST/$REDIS_PORT" 2>/dev/null || return 1
+	printf 'PING\r\n' >&3
+	read -r -t 2 reply <&3 || true
+	exec 3<&- 3>&-
+	[[ $reply == +PONG* ]]
+}
+
+# start_redis — make Redis answer on 127.0.0.1:$REDIS_PORT (installing
+# Debian's redis-server if needed, started without persistence) and export
+# TEST_REDIS_URL. Like the PostgreSQL cluster, a server started here keeps
+# running as a local service; the tests namespace their keys.
+start_redis() {
+	if ! redis_answering; then
+		if ! command -v redis-server >/dev/null 2>&1; then
+			log "redis-server not found; installing it with apt-get"
+			apt_install redis-server || return 1
+		fi
+		log "starting redis-server on $REDIS_HOST:$REDIS_PORT"
+		redis-server --daemonize yes --bind "$REDIS_HOST" --port "$REDIS_PORT" --save "" --appendonly no >/dev/null || return 1
+		for _ in $(seq 1 50); do
+			redis_answering && break
+			sleep 0.1
+		done
+		redis_answering || {
+			warn "redis-server did not answer on $REDIS_HOST:$REDIS_PORT"
+			return 1
+		}
+	fi
+	export TEST_REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/0"
+}
+
+# ------------------------------------------------------------ govulncheck ---
+
+GOVULNCHECK_VERSION=v1.9.0
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
+
+# run_vulncheck — govulncheck against an offline database built from the
+# golang.org/x/vulndb module (vuln.go.dev is not reachable here; the module
+# proxy is), cached under ${XDG_CACHE_HOME:-~/.cache}/trostpflaster/.
+# Called vulnerabilities in modules fail the step; those in the standard
+# library need a newer Go toolchain and are listed (they fail too with
+# VULNCHECK_STDLIB=fail). See tools/vulncheck.
+run_vulncheck() {
+	local bin cache dir
+	bin=$(command -v govulncheck || true)
+	[[ -n $bin ]] || bin="$(go_bin_dir)/govulncheck"
+	if [[ ! -x $bin ]]; then
+		log "installing govulncheck $GOVULNCHECK_VERSION with go install"
+		go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" || return 1
+	fi
+	cache="${XDG_CACHE_HOME:-$HOME/.cache}/trostpflaster/vulndb-$VULNDB_VERSION"
+	if [[ ! -f $cache/index/db.json ]]; then
+		log "building the offline vulnerability database from golang.org/x/vulndb@$VULNDB_VERSION"
+		dir=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" |
+			sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || return 1
+		[[ -d $dir/data/osv ]] || {
+			warn "golang.org/x/vulndb@$VULNDB_VERSION has no data/osv"
+			return 1
+		}
+		mkdir -p "$(dirname "$cache")"
+		go run ./tools/vulncheck index -osv "$dir/data/osv" -out "$cache" || return 1
+	fi
+	local gate=()
+	[[ ${VULNCHECK_STDLIB:-} == fail ]] && gate=(-stdlib=fail)
+	"$bin" -db "file://$cache" -format json ./... | go run ./tools/vulncheck gate ${gate[@]+"${gate[@]}"}
+}

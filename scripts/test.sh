@@ -22,13 +22,20 @@
 #   * a fresh PostgreSQL database tp_test_<epoch>_<pid> on
 #     ${PGHOST:-127.0.0.1}:${PGPORT:-5432} as ${PGUSER:-postgres}
 #     (PGPASSWORD is honoured), dropped on exit -> TEST_POSTGRES_URL
+#   * Redis on 127.0.0.1:${TEST_REDIS_PORT:-6379} (Debian's redis-server,
+#     apt-get installed and started without persistence if not answering;
+#     left running like the PostgreSQL cluster) -> TEST_REDIS_URL
 #   * TEST_REQUIRE_ALL=1 (tests fail instead of skipping when a service is
 #     missing), TEST_ARTIFACTS=<repo>/test-artifacts, CGO_ENABLED=1
 #
 # Set TEST_REQUIRE_ALL=0 to run without a service that cannot be provided
 # (its tests then skip); by default a missing service is a hard error.
 #
-# Runs all three steps even if an earlier one fails, prints a one-line
+# On a full run (no package arguments) a fourth step runs govulncheck against
+# an offline vulnerability database built from the golang.org/x/vulndb
+# module (see scripts/lib.sh run_vulncheck; VULNCHECK=0 skips it).
+#
+# Runs every step even if an earlier one fails, prints a one-line
 # summary last, and exits non-zero if any step failed.
 set -euo pipefail
 
@@ -124,6 +131,7 @@ need "C compiler (cgo)" ensure_cgo
 need "stripe-mock" start_stripe_mock
 need "chromium" ensure_chromium
 need "postgresql" create_postgres_db tp_test
+need "redis" start_redis
 
 export TEST_ARTIFACTS="$PWD/test-artifacts"
 mkdir -p "$TEST_ARTIFACTS"
@@ -131,7 +139,7 @@ export CGO_ENABLED=1
 
 SETUP_MS=$(($(lib_now_ms) - START_MS))
 log "setup done in ${SETUP_MS} ms"
-for v in STRIPE_MOCK_URL CHROMIUM_PATH TEST_POSTGRES_URL TEST_REQUIRE_ALL TEST_ARTIFACTS CGO_ENABLED; do
+for v in STRIPE_MOCK_URL CHROMIUM_PATH TEST_POSTGRES_URL TEST_REDIS_URL TEST_REQUIRE_ALL TEST_ARTIFACTS CGO_ENABLED; do
 	printf '    %s=%s\n' "$v" "${!v:-<unset>}"
 done
 
@@ -207,6 +215,10 @@ step gofmt gofmt_check
 step vet run_child go vet ${VET_FLAGS[@]+"${VET_FLAGS[@]}"} "${PKGS[@]}"
 step test run_child go test -count=1 -timeout 20m ${TEST_FLAGS[@]+"${TEST_FLAGS[@]}"} "${PKGS[@]}" \
 	${BIN_ARGS[@]+"${BIN_ARGS[@]}"}
+# govulncheck on full runs only (no package arguments), unless VULNCHECK=0.
+if [[ ${PKGS[*]} == ./... && ${VULNCHECK:-1} != 0 ]]; then
+	step govulncheck run_child bash -c 'set -euo pipefail; source scripts/lib.sh; run_vulncheck'
+fi
 
 # ----------------------------------------------------------------- summary ---
 
