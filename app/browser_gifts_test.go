@@ -131,7 +131,8 @@ func TestBrowserGiftApproval(t *testing.T) {
 		t.Errorf("console errors on the report: %v", consoleErrors)
 	}
 	mu.Unlock()
-	if n := a.DeliverMails(t.Context()); n != 2 {
+	// Two recipients, and the agent hears that the admin approved.
+	if n := a.DeliverMails(t.Context()); n != 3 {
 		t.Fatalf("delivered %d mails", n)
 	}
 	sink.mu.Lock()
@@ -140,7 +141,10 @@ func TestBrowserGiftApproval(t *testing.T) {
 	for _, m := range sink.msgs {
 		got[m.To[0]] = strings.Contains(m.Body, "/c/")
 	}
-	if !got["kim@example.com"] || !got["lea@example.com"] {
+	if _, told := got["agent1@beispiel-verlag.example"]; !told {
+		t.Fatalf("the agent was not told: %v", got)
+	}
+	if !got["kim@example.com"] || !got["lea@example.com"] || got["agent1@beispiel-verlag.example"] {
 		t.Fatalf("mails: %v", got)
 	}
 }

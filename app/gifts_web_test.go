@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,7 +32,8 @@ type smtpSink struct {
 type sinkMsg struct {
 	To   []string
 	Head mail.Header
-	Body string // decoded text
+	Body string // decoded plain text (the text/plain part of a multipart mail)
+	HTML string // decoded text/html part, if any
 }
 
 func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
@@ -49,12 +52,44 @@ func (x *sinkSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	raw, err := io.ReadAll(m.Body)
+	msg := sinkMsg{To: x.to, Head: m.Header}
+	if err := readMIMEPart(textproto.MIMEHeader(m.Header), m.Body, &msg); err != nil {
+		return err
+	}
+	x.sink.mu.Lock()
+	defer x.sink.mu.Unlock()
+	x.sink.msgs = append(x.sink.msgs, msg)
+	return nil
+}
+
+// readMIMEPart decodes one MIME entity into msg: multipart entities part by
+// part, text/html into HTML, any other text into Body.
+func readMIMEPart(h textproto.MIMEHeader, r io.Reader, msg *sinkMsg) error {
+	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		mediaType = "text/plain"
+	}
+	if strings.HasPrefix(mediaType, "multipart/") {
+		mr := multipart.NewReader(r, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := readMIMEPart(p.Header, p, msg); err != nil {
+				return err
+			}
+		}
+	}
+	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
 	body := raw
-	switch strings.ToLower(m.Header.Get("Content-Transfer-Encoding")) {
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
 	case "quoted-printable":
 		body, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
 	case "base64":
@@ -63,9 +98,11 @@ func (x *sinkSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	x.sink.mu.Lock()
-	defer x.sink.mu.Unlock()
-	x.sink.msgs = append(x.sink.msgs, sinkMsg{To: x.to, Head: m.Header, Body: string(body)})
+	if mediaType == "text/html" {
+		msg.HTML = string(body)
+	} else if msg.Body == "" {
+		msg.Body = string(body)
+	}
 	return nil
 }
 
@@ -123,6 +160,9 @@ func TestGiftMailOverSMTPAndClaimPage(t *testing.T) {
 				if !strings.Contains(m.Body, want) {
 					t.Errorf("mail lacks %q:\n%s", want, m.Body)
 				}
+			}
+			if !strings.Contains(m.HTML, "Geschenk ansehen") || !strings.Contains(m.HTML, `href="`+g.ClaimURL+`"`) || !strings.Contains(m.HTML, "Das Paket kam zu spät") {
+				t.Errorf("HTML part lacks the claim button or message:\n%s", m.HTML)
 			}
 			if !strings.Contains(subject, "Beispiel-Verlag") {
 				t.Errorf("subject %q", subject)
@@ -264,6 +304,19 @@ func TestGiftAgentLimitsAndApproval(t *testing.T) {
 			if r := admin.PostForm("/gifts/"+above+"/approve", nil); r.Status != 409 {
 				t.Errorf("approve twice: %d", r.Status)
 			}
+			// The agent is told, with the admin's note; the recipient's mail has
+			// an HTML part with the claim button next to the plain text.
+			var told []models.Mail
+			s.DB().Where("to_addr = ?", "agent1@beispiel-verlag.example").Find(&told)
+			if len(told) != 1 || !strings.Contains(told[0].Subject, "Freigegeben") || !strings.Contains(told[0].Text, "Passt.") ||
+				!strings.Contains(told[0].Text, "/gifts/"+above) || strings.Contains(told[0].Text, "lea@example.com") {
+				t.Fatalf("agent's approval mail: %+v", told)
+			}
+			var toLea models.Mail
+			s.DB().Where("to_addr = ?", "lea@example.com").First(&toLea)
+			if !strings.Contains(toLea.HTML, `href="http`) || !strings.Contains(toLea.HTML, "/c/") || !strings.Contains(toLea.HTML, "Geschenk ansehen") || toLea.Text == "" {
+				t.Fatalf("recipient mail parts: text %d bytes, html %q", len(toLea.Text), toLea.HTML)
+			}
 
 			// Declined with a note: cancelled, money back, the agent sees the note.
 			before = credit()
@@ -277,6 +330,10 @@ func TestGiftAgentLimitsAndApproval(t *testing.T) {
 			}
 			if r := agent.Get("/gifts/" + third); !strings.Contains(r.Body, "Bitte erst Rücksprache halten.") {
 				t.Error("agent does not see the note")
+			}
+			s.DB().Where("to_addr = ?", "agent1@beispiel-verlag.example").Order("id").Find(&told)
+			if len(told) != 2 || !strings.Contains(told[1].Subject, "Nicht freigegeben") || !strings.Contains(told[1].Text, "Bitte erst Rücksprache halten.") {
+				t.Fatalf("agent's decline mail: %+v", told)
 			}
 
 			// Monthly budget: the admin gives agent2 30 € a month; 20 € goes,

@@ -368,7 +368,7 @@ func (h *Handlers) GiftApprovals(c *fiber.Ctx) error {
 // GiftApprove sends a waiting gift (admins only).
 func (h *Handlers) GiftApprove(c *fiber.Ctx) error {
 	m := memberOf(c)
-	_, err := h.store.ApproveGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")), h.composeGiftMail)
+	_, err := h.store.ApproveGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")), h.composeGiftMail, h.composeDecisionMail)
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func (h *Handlers) GiftApprove(c *fiber.Ctx) error {
 // GiftDecline turns a waiting gift down with a note for the agent.
 func (h *Handlers) GiftDecline(c *fiber.Ctx) error {
 	m := memberOf(c)
-	_, err := h.store.DeclineGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")))
+	_, err := h.store.DeclineGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")), h.composeDecisionMail)
 	if err != nil {
 		return err
 	}

@@ -24,13 +24,14 @@ var Languages = []string{"de", "en"}
 type Renderer struct {
 	pages    map[string]map[string]*template.Template // lang → page → template
 	mails    map[string]map[string]*texttemplate.Template
-	messages map[string]map[string]string // lang → key → text
+	htmlMail map[string]map[string]*template.Template // mail/NAME.html: optional HTML part
+	messages map[string]map[string]string             // lang → key → text
 }
 
 // NewRenderer parses layout.html, partials/*.html and each pages/*.html, plus
 // mail/*.txt and the i18n/*.json message files, from fsys.
 func NewRenderer(fsys fs.FS) (*Renderer, error) {
-	r := &Renderer{pages: map[string]map[string]*template.Template{}, mails: map[string]map[string]*texttemplate.Template{}, messages: map[string]map[string]string{}}
+	r := &Renderer{pages: map[string]map[string]*template.Template{}, mails: map[string]map[string]*texttemplate.Template{}, htmlMail: map[string]map[string]*template.Template{}, messages: map[string]map[string]string{}}
 	for _, lang := range Languages {
 		// Each area keeps its own file (i18n/de/core.json, i18n/de/gifts.json …);
 		// a key defined twice is an error.
@@ -86,6 +87,10 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 	if err != nil {
 		return nil, err
 	}
+	htmlMailFiles, err := fs.Glob(fsys, "mail/*.html")
+	if err != nil {
+		return nil, err
+	}
 	for _, lang := range Languages {
 		funcs := r.funcs(lang)
 		base, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "layout.html", "partials/*.html")
@@ -107,6 +112,14 @@ func NewRenderer(fsys fs.FS) (*Renderer, error) {
 				return nil, err
 			}
 			r.mails[lang][strings.TrimSuffix(path.Base(f), ".txt")] = t
+		}
+		r.htmlMail[lang] = map[string]*template.Template{}
+		for _, f := range htmlMailFiles {
+			t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			r.htmlMail[lang][strings.TrimSuffix(path.Base(f), ".html")] = t
 		}
 	}
 	return r, nil
@@ -211,4 +224,21 @@ func (r *Renderer) RenderMail(lang, name string, data any) (subject, body string
 		return "", "", fmt.Errorf("mail %s: first line must be 'Subject: …' followed by a blank line", name)
 	}
 	return strings.TrimPrefix(head, "Subject: "), strings.TrimSpace(rest) + "\n", nil
+}
+
+// RenderMailHTML renders mail/NAME.html, the optional HTML alternative of a
+// mail (the plain-text part from RenderMail is always sent too); "" when
+// the mail has no HTML template.
+func (r *Renderer) RenderMailHTML(lang, name string, data any) (string, error) {
+	t, ok := r.htmlMail[lang][name]
+	if !ok {
+		if t, ok = r.htmlMail[Languages[0]][name]; !ok {
+			return "", nil
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
 }

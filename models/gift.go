@@ -852,7 +852,7 @@ func (s *Store) requireCompanyAdmin(ctx context.Context, companyID, userID uint)
 
 // ApproveGift lets a company admin send a gift that waited for approval
 // (its amount was reserved when it was created); the mail is queued now.
-func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, publicID, note string, compose GiftMailComposer) (*Gift, error) {
+func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, publicID, note string, compose GiftMailComposer, tell DecisionMailComposer) (*Gift, error) {
 	if err := s.requireCompanyAdmin(ctx, companyID, adminID); err != nil {
 		return nil, err
 	}
@@ -883,7 +883,10 @@ func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, public
 		if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(&sent)); err != nil {
 			return err
 		}
-		return s.queueGiftMail(tx, g, compose)
+		if err := s.queueGiftMail(tx, g, compose); err != nil {
+			return err
+		}
+		return s.queueDecisionMail(tx, g, adminID, true, note, tell)
 	})
 	if err != nil {
 		return nil, err
@@ -891,9 +894,36 @@ func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, public
 	return s.giftByID(ctx, g.ID)
 }
 
+// DecisionMailComposer renders the message an agent gets when an admin
+// approves or declines the agent's waiting gift (g.DecisionNote holds the
+// admin's note).
+type DecisionMailComposer func(g *Gift, agent *User, approved bool) (Mail, error)
+
+// queueDecisionMail tells the agent who sent g about the admin's decision,
+// in the same transaction as the decision. Nothing is sent when the gift
+// came through the API, when the admin decided on their own gift, or
+// without a composer.
+func (s *Store) queueDecisionMail(tx *gorm.DB, g *Gift, adminID uint, approved bool, note string, tell DecisionMailComposer) error {
+	if tell == nil || g.SenderUserID == nil || *g.SenderUserID == adminID {
+		return nil
+	}
+	var agent User
+	if err := tx.First(&agent, *g.SenderUserID).Error; err != nil {
+		return notFound(err)
+	}
+	decided := *g
+	decided.DecisionNote = note
+	m, err := tell(&decided, &agent, approved)
+	if err != nil {
+		return err
+	}
+	m.To = agent.Email
+	return s.enqueueMail(tx, m)
+}
+
 // DeclineGift lets a company admin turn down a waiting gift with a note for
 // the agent; the reserved amount returns to the credit.
-func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, publicID, note string) (*Gift, error) {
+func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, publicID, note string, tell DecisionMailComposer) (*Gift, error) {
 	if err := s.requireCompanyAdmin(ctx, companyID, adminID); err != nil {
 		return nil, err
 	}
@@ -910,7 +940,10 @@ func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, public
 		return nil, ErrConflict
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		return s.giveBack(tx, g, []string{GiftPendingApproval}, "gift.declined", note, UserActor(adminID), &adminID)
+		if err := s.giveBack(tx, g, []string{GiftPendingApproval}, "gift.declined", note, UserActor(adminID), &adminID); err != nil {
+			return err
+		}
+		return s.queueDecisionMail(tx, g, adminID, false, note, tell)
 	})
 	if err != nil {
 		return nil, err

@@ -91,16 +91,16 @@ func TestGiftModelRules(t *testing.T) {
 				t.Fatalf("overspend: %v", err)
 			}
 			// Only admins decide; a decided gift cannot be decided again.
-			if _, err := s.ApproveGift(ctx, c.ID, agent.ID, g2.PublicID, "", nil); !errors.Is(err, models.ErrForbidden) {
+			if _, err := s.ApproveGift(ctx, c.ID, agent.ID, g2.PublicID, "", nil, nil); !errors.Is(err, models.ErrForbidden) {
 				t.Fatalf("agent approves: %v", err)
 			}
-			if _, err := s.DeclineGift(ctx, c.ID, admin.ID, g2.PublicID, "zu viel"); err != nil {
+			if _, err := s.DeclineGift(ctx, c.ID, admin.ID, g2.PublicID, "zu viel", nil); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.ApproveGift(ctx, c.ID, admin.ID, g2.PublicID, "", nil); !errors.Is(err, models.ErrConflict) {
+			if _, err := s.ApproveGift(ctx, c.ID, admin.ID, g2.PublicID, "", nil, nil); !errors.Is(err, models.ErrConflict) {
 				t.Fatalf("approve declined: %v", err)
 			}
-			if g, _ := s.ApproveGift(ctx, c.ID, admin.ID, g4.PublicID, "ok", nil); g.Status != models.GiftSent {
+			if g, _ := s.ApproveGift(ctx, c.ID, admin.ID, g4.PublicID, "ok", nil, nil); g.Status != models.GiftSent {
 				t.Fatalf("approve: %v", g.Status)
 			}
 			if _, err := s.CancelGift(ctx, models.GiftCanceller{CompanyID: c.ID, UserID: &agent.ID}, g5.PublicID); !errors.Is(err, models.ErrForbidden) {
