@@ -246,3 +246,19 @@ func TestCompanyCreditPage(t *testing.T) {
 		}
 	})
 }
+
+// A bad filter in the gift list's address (an old bookmark) shows the list
+// page with the filter form and the field marked, not a bare error page.
+func TestGiftListBadFilter(t *testing.T) {
+	t.Parallel()
+	a := apptest.NewSeededApp(t, "sqlite")
+	c := apptest.NewClient(t, a.HTTP)
+	c.Login("chefin@beispiel-verlag.example", "demo-chefin-2026")
+	res := c.Get("/gifts?status=bogus&reason=%3D%3D&cursor=zzz")
+	if res.Status != 422 || !strings.Contains(res.Body, `id="f-status"`) || !strings.Contains(res.Body, `class="field-error"`) || !strings.Contains(res.Body, `href="/gifts/new"`) {
+		t.Fatalf("bad filter: %d\n%s", res.Status, res.Body)
+	}
+	if res := c.Get("/gifts?status=sent"); res.Status != 200 {
+		t.Fatalf("good filter: %d", res.Status)
+	}
+}
