@@ -262,3 +262,18 @@ func TestGiftListBadFilter(t *testing.T) {
 		t.Fatalf("good filter: %d", res.Status)
 	}
 }
+
+// An unknown tab in the review queue's address opens the queue, not an
+// error page; the real tabs still work.
+func TestReviewQueueUnknownTab(t *testing.T) {
+	t.Parallel()
+	a := apptest.NewSeededApp(t, "sqlite")
+	c := apptest.NewClient(t, a.HTTP)
+	c.Login("admin@trostpflaster.example", "demo-admin-2026")
+	if res := c.Get("/admin/merchants?status=bogus"); res.Status != 303 || res.Header.Get("Location") != "/admin/merchants" {
+		t.Fatalf("unknown tab: %d %q", res.Status, res.Header.Get("Location"))
+	}
+	if res := c.Get("/admin/merchants?status=approved"); res.Status != 200 || !strings.Contains(res.Body, "Café Rheinblick") {
+		t.Fatalf("approved tab: %d", res.Status)
+	}
+}
