@@ -34,9 +34,11 @@ Commands:
   stripe-events retry  process stored Stripe events whose processing failed again
   backup          write a consistent copy of the SQLite database (--to FILE)
 
-Each command has --help. Configuration comes from the environment: ADDR,
-BASE_URL, DATABASE_URL, SECRET_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,
-STRIPE_API_BASE, SMTP_URL, MAIL_FROM, TRUSTED_PROXIES (see README.md).
+Each command has --help. Configuration comes from the environment: ADDR
+(listen address, default 127.0.0.1:8080), BASE_URL, DATABASE_URL, SECRET_KEY,
+STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE, SMTP_URL, MAIL_FROM,
+TRUSTED_PROXIES, REDIS_URL, REDIS_PREFIX, METRICS_TOKEN, BCRYPT_COST,
+SETTLEMENT_MIN_CENTS, RETENTION_DAYS, WEBHOOKS_ALLOW_PRIVATE (see README.md).
 `
 
 // Main runs the command line and returns the process exit code.

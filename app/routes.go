@@ -108,6 +108,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	giftsExtraRoutes(app, web, api, h, storage, cfg)
 	claimExtraRoutes(app, web, api, h, storage, cfg)
 	settleRoutes(app, web, api, h, storage, cfg)
+	qaRoutes(app, web, api, h, storage, cfg)
 
 	api.Use(h.APINotFound)
 	web.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -218,7 +219,57 @@ func (h *Handlers) SetLanguage(c *fiber.Ctx) error {
 	if back == "" {
 		back = "/"
 	}
-	return seeOther(c, safeNextOr(back, "/"))
+	return seeOther(c, pageToReturnTo(c.App(), safeNextOr(back, "/")))
+}
+
+// pageToReturnTo makes sure the language switch lands on a page: a back
+// target without a GET route (the URL of a form's POST, shown with its
+// errors) is shortened to the nearest path that has one
+// (/company/settings/cap → /company/settings), keeping the query.
+func pageToReturnTo(app *fiber.App, back string) string {
+	u, err := url.Parse(back)
+	if err != nil {
+		return "/"
+	}
+	var patterns []string
+	for _, r := range app.GetRoutes(true) {
+		if r.Method == fiber.MethodGet {
+			patterns = append(patterns, r.Path)
+		}
+	}
+	for p := u.Path; p != "" && p != "/"; p = p[:strings.LastIndex(p, "/")] {
+		for _, pat := range patterns {
+			if routeMatches(pat, p) {
+				u.Path = p
+				return u.RequestURI()
+			}
+		}
+	}
+	return "/"
+}
+
+// routeMatches reports whether path fits a route pattern with :params and a
+// trailing *.
+func routeMatches(pattern, path string) bool {
+	ps, xs := strings.Split(strings.Trim(pattern, "/"), "/"), strings.Split(strings.Trim(path, "/"), "/")
+	for i, seg := range ps {
+		if seg == "*" {
+			return true
+		}
+		if i >= len(xs) {
+			return false
+		}
+		if strings.HasPrefix(seg, ":") {
+			if xs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if seg != xs[i] {
+			return false
+		}
+	}
+	return len(ps) == len(xs)
 }
 
 func safeNextOr(next, def string) string {

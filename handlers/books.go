@@ -42,9 +42,16 @@ func (h *Handlers) AdminLedgerCSV(c *fiber.Ctx) error {
 	if err := h.store.WriteLedgerCSV(c.UserContext(), &buf); err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="trostpflaster-ledger.csv"`)
-	return c.Send(buf.Bytes())
+	return sendCSV(c, buf.Bytes())
+}
+
+// sendCSV answers a UTF-8 CSV download with a byte-order mark first: without
+// it Excel (German Windows above all) opens the file as Windows-1252 and shows
+// "BÃ¤ckerei" for "Bäckerei". LibreOffice and CSV parsers read it either way.
+func sendCSV(c *fiber.Ctx, data []byte) error {
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	return c.Send(append([]byte("\ufeff"), data...))
 }
 
 type merchantPayoutsPage struct {
@@ -74,10 +81,9 @@ func (h *Handlers) GiftsCSV(c *fiber.Ctx) error {
 	if err := h.store.WriteGiftsCSV(c.UserContext(), *memberOf(c).CompanyID, &buf); err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="trostpflaster-gifts.csv"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Send(buf.Bytes())
+	return sendCSV(c, buf.Bytes())
 }
 
 type adminCreditPage struct {

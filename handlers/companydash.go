@@ -157,9 +157,8 @@ func (h *Handlers) CompanyReportCSV(table string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 		c.Set(fiber.HeaderContentDisposition, `attachment; filename="trostpflaster-report-`+name+`.csv"`)
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.Send(buf.Bytes())
+		return sendCSV(c, buf.Bytes())
 	}
 }

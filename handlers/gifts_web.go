@@ -305,8 +305,13 @@ func (h *Handlers) GiftList(c *fiber.Ctx) error {
 	if p.ReasonLabels, err = h.store.GiftReasonLabels(c.UserContext(), *m.CompanyID, p.Lang); err != nil {
 		return err
 	}
+	status := fiber.StatusOK
 	gs, next, err := h.store.Gifts(c.UserContext(), *m.CompanyID, q)
-	if err != nil {
+	if v, bad := err.(models.ValidationErrors); bad {
+		// A bad filter (an old bookmark, a typed URL) shows the list page
+		// with the field marked, not a bare error page.
+		p.Page, status, next = h.withForm(p.Page, p.Form, v), fiber.StatusUnprocessableEntity, ""
+	} else if err != nil {
 		return err
 	}
 	p.Gifts = gs
@@ -325,7 +330,7 @@ func (h *Handlers) GiftList(c *fiber.Ctx) error {
 		}
 		p.Pending = len(pending)
 	}
-	return h.render(c, fiber.StatusOK, "gifts_list", p)
+	return h.render(c, status, "gifts_list", p)
 }
 
 // GiftRecent shows whether the customer already received a gesture from the

@@ -63,6 +63,7 @@ type Page struct {
 	Title       string
 	Lang        string
 	Path        string
+	Back        string // where the language switch returns to: this page, or the form a POST came from
 	User        *models.User
 	Memberships []models.Membership
 	CSRF        string
@@ -121,7 +122,7 @@ const (
 )
 
 func (h *Handlers) page(c *fiber.Ctx, titleKey string) Page {
-	p := Page{Lang: langOf(c), Path: c.Path(), DevMailbox: h.opt.DevMailbox}
+	p := Page{Lang: langOf(c), Path: c.Path(), Back: backTarget(c), DevMailbox: h.opt.DevMailbox}
 	if titleKey != "" {
 		p.Title = h.r.T(p.Lang, titleKey)
 	}
@@ -140,6 +141,21 @@ func (h *Handlers) page(c *fiber.Ctx, titleKey string) Page {
 		c.Cookie(&fiber.Cookie{Name: cookieFlash, Value: "", Path: "/", MaxAge: -1, HTTPOnly: true, SameSite: "Lax", Secure: h.opt.SecureCookies})
 	}
 	return p
+}
+
+// backTarget is the local URL the language switch returns to. A GET page
+// returns to itself (with its query, e.g. the chosen merchant). A page
+// rendered by a POST (a form with errors, a till result) has no GET route of
+// its own, so the switch returns to the page the form was on (the same-origin
+// Referer), or to the start page.
+func backTarget(c *fiber.Ctx) string {
+	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
+		return c.OriginalURL()
+	}
+	if ref, err := url.Parse(c.Get(fiber.HeaderReferer)); err == nil && ref.Host == string(c.Request().Host()) && strings.HasPrefix(ref.Path, "/") {
+		return ref.RequestURI()
+	}
+	return "/"
 }
 
 // withForm attaches submitted values and translated field errors to a page.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,11 @@ var reviewStatuses = []string{models.MerchantPending, models.MerchantDraft, mode
 // first come first served, other statuses via ?status=.
 func (h *Handlers) AdminMerchants(c *fiber.Ctx) error {
 	status := strings.Clone(c.Query("status", models.MerchantPending))
+	if !slices.Contains(reviewStatuses, status) {
+		// An unknown tab (a typo, an old link) opens the queue itself rather
+		// than a bare error page.
+		return c.Redirect("/admin/merchants", fiber.StatusSeeOther)
+	}
 	ms, err := h.store.ReviewQueue(c.UserContext(), status)
 	if err != nil {
 		return err

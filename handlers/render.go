@@ -10,11 +10,21 @@ import (
 	"sort"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"trostpflaster/models"
 )
+
+// berlin is the time zone of every time shown on a page (models embeds
+// time/tzdata, so it loads on hosts without zoneinfo too).
+var berlin = func() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CET", 3600)
+}()
 
 // Languages the UI speaks; the first is the default.
 var Languages = []string{"de", "en"}
@@ -153,6 +163,7 @@ func (r *Renderer) funcs(lang string) template.FuncMap {
 			}
 			return fmt.Sprintf("%.1f km", *d)
 		},
+		"local":      func(t time.Time) time.Time { return t.In(berlin) }, // times on pages are German time, like the till and the report
 		"categories": func() []string { return models.Categories },
 		"randomKey":  models.NewRandomKey, // one-time form keys (a double submit acts once)
 		"lines":      func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") },

@@ -113,10 +113,9 @@ func (h *Handlers) MerchantStatementCSV(c *fiber.Ctx) error {
 	if err := models.WriteStatementCSV(st, &buf); err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="abrechnung-`+st.Payout.PublicID+`.csv"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Send(buf.Bytes())
+	return sendCSV(c, buf.Bytes())
 }
 
 // MerchantStatementPDF downloads a payout's settlement statement as PDF.

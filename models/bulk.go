@@ -46,6 +46,7 @@ const (
 // Message keys of bulk upload errors (whole file or one row).
 const (
 	MsgBulkEncoding   = "bulk_encoding"
+	MsgBulkNotCSV     = "bulk_not_csv"
 	MsgBulkEmpty      = "bulk_empty"
 	MsgBulkColumns    = "bulk_columns"
 	MsgBulkTooLarge   = "bulk_too_large"
@@ -169,6 +170,23 @@ type BulkCSV struct {
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
+// looksBinary reports whether data is not text at all: a PDF, or control
+// bytes other than tab and line breaks near the start (an Excel .xlsx is a
+// ZIP, images have binary headers). Such a file gets "this is not a CSV"
+// rather than the encoding advice meant for Windows-1252 text.
+func looksBinary(data []byte) bool {
+	if bytes.HasPrefix(data, []byte("%PDF")) {
+		return true
+	}
+	head := data[:min(len(data), 1024)]
+	for _, b := range head {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != 0x0c {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseBulkCSV reads a bulk CSV: UTF-8 (a BOM is allowed), a header row, ";"
 // or "," as delimiter (whichever the header uses more). Other encodings are
 // rejected rather than guessed, because a wrong guess would garble names.
@@ -182,6 +200,9 @@ func ParseBulkCSV(data []byte, lang string) (*BulkCSV, error) {
 		return nil, &BulkFileError{Code: MsgBulkEncoding} // UTF-16
 	}
 	data = bytes.TrimPrefix(data, utf8BOM)
+	if looksBinary(data) {
+		return nil, &BulkFileError{Code: MsgBulkNotCSV} // an .xlsx, PDF or image instead of the CSV
+	}
 	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
 		return nil, &BulkFileError{Code: MsgBulkEncoding}
 	}
