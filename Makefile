@@ -12,8 +12,9 @@ test:
 bench:
 	go run ./bench $(BENCH_FLAGS)
 
+# Release builds use the patched Go release (GO_RELEASE in scripts/lib.sh).
 build:
-	go build -o trostpflaster .
+	GOTOOLCHAIN=go1.26.10 go build -trimpath -o trostpflaster .
 
 fmt:
 	gofmt -w .

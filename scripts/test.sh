@@ -126,6 +126,7 @@ need() {
 	fi
 }
 
+use_patched_go
 log "setup ($(go version | cut -d' ' -f3-))"
 need "C compiler (cgo)" ensure_cgo
 need "stripe-mock" start_stripe_mock
