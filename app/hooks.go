@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +32,7 @@ func hookClient(allowPrivate bool) *http.Client {
 			}
 			ip := net.ParseIP(host)
 			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
-				return fmt.Errorf("webhook target %s is not a public address", host)
+				return fmt.Errorf("webhook target %s: %w", host, errNotPublic)
 			}
 			return nil
 		}
@@ -72,7 +74,7 @@ func (a *App) DeliverHooks(ctx context.Context) int {
 			if err != nil {
 				a.Log.Warn("webhook delivery failed", "delivery_id", j.Delivery.ID, "status", status, "err", err)
 				a.Metrics.HookFailed()
-				if ferr := a.Store.HookFailed(bg, j.Delivery, status, err.Error()); ferr != nil {
+				if ferr := a.Store.HookFailed(bg, j.Delivery, status, hookFailureText(err)); ferr != nil {
 					a.Log.Error("recording webhook failure", "err", ferr)
 				}
 				continue
@@ -114,7 +116,50 @@ func (a *App) postHook(ctx context.Context, url, secret string, body []byte) (in
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return res.StatusCode, errors.New("endpoint answered " + res.Status)
+		return res.StatusCode, hookStatusError(res.Status)
 	}
 	return res.StatusCode, nil
 }
+
+// errNotPublic marks a webhook target refused by the SSRF guard.
+var errNotPublic = errors.New("not a public address")
+
+// hookFailureText is what the company's delivery log shows for a failed
+// delivery: the cause in a few words, never the raw Go error (which names
+// the operator's resolver, internal addresses and ports; the full error
+// goes to the server log).
+func hookFailureText(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, errNotPublic):
+		return "refused: not a public address (loopback, private or link-local)"
+	case errors.As(err, &dnsErr):
+		return "host not found (DNS)"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the endpoint"
+	case errors.As(err, &certErr), errors.As(err, &hostErr), errors.As(err, &recErr):
+		return "TLS error: certificate not valid for this host"
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return "timeout: no answer within 10 s"
+	}
+	var statusErr hookStatusError
+	if errors.As(err, &statusErr) {
+		return "endpoint answered " + string(statusErr)
+	}
+	return "network error"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// hookStatusError is a non-2xx answer ("500 Internal Server Error").
+type hookStatusError string
+
+func (e hookStatusError) Error() string { return "endpoint answered " + string(e) }
