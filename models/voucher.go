@@ -338,19 +338,33 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if in.IdempotencyKey != "" {
 		r.IdempotencyKey = &in.IdempotencyKey
 	}
+	after := *g // the state this redemption leaves (balance and status from the UPDATE)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Gift{}).
-			Where("id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN ? AND expires_at > ?",
-				g.ID, merchantID, in.AmountCents, []string{GiftClaimed, GiftPartiallyRedeemed}, now).
-			Updates(map[string]any{
-				"balance_cents": gorm.Expr("balance_cents - ?", in.AmountCents),
-				"status":        gorm.Expr("CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END", in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed),
-				"updated_at":    now,
-			})
-		if res.Error != nil {
-			return res.Error
+		// The guard: the balance moves only if it covers the amount, and the
+		// new balance and status come back from the same statement.
+		rows, err := tx.Raw("UPDATE gifts SET balance_cents = balance_cents - ?, "+
+			"status = CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END, updated_at = ? "+
+			"WHERE id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN (?, ?) AND expires_at > ? "+
+			"RETURNING balance_cents, status",
+			in.AmountCents, in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed, now,
+			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now).Rows()
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected != 1 {
+		updated := rows.Next()
+		if updated {
+			err = rows.Scan(&after.BalanceCents, &after.Status)
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			return err
+		}
+		if !updated {
 			var cur Gift
 			if err := tx.Select("status", "balance_cents", "expires_at").First(&cur, g.ID).Error; err != nil {
 				return err
@@ -360,6 +374,7 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			}
 			return ErrBalanceTooLow
 		}
+		after.UpdatedAt = now
 		if err := tx.Create(&r).Error; err != nil {
 			return err
 		}
@@ -368,15 +383,13 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 		if commission > 0 {
 			postings = append(postings, Posting{Account: AccountPlatformCommission, Amount: commission})
 		}
-		if _, err := s.book(tx, Booking{Kind: "voucher.redeemed", IdempotencyKey: "redemption:" + r.PublicID, Currency: g.Currency,
+		// The key holds the redemption's new random public id, so no earlier
+		// booking can have it (the unique index still guards it).
+		if _, err := s.book(tx, Booking{Kind: "voucher.redeemed", IdempotencyKey: "redemption:" + r.PublicID, NewKey: true, Currency: g.Currency,
 			Memo: "redemption " + r.PublicID, Postings: postings}); err != nil {
 			return err
 		}
 		if err := audit(tx, redeemActor(in), "voucher.redeemed", "gift", &g.ID, map[string]any{"redemption": r.PublicID, "amount_cents": in.AmountCents}); err != nil {
-			return err
-		}
-		var after Gift
-		if err := tx.First(&after, g.ID).Error; err != nil {
 			return err
 		}
 		data := giftHookData(&after)
@@ -393,8 +406,9 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if err != nil {
 		return nil, nil, false, notFound(err)
 	}
-	after, err := s.giftByID(ctx, g.ID)
-	return &r, after, false, err
+	// g was loaded with its relations just before; only balance, status
+	// and updated_at changed, and the UPDATE returned them.
+	return &r, &after, false, nil
 }
 
 func deref[T any](p *T) any {
