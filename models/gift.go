@@ -674,7 +674,7 @@ func (s *Store) ClaimPageGift(ctx context.Context, token string) (*Gift, error) 
 		return nil, ErrNotFound
 	}
 	var g Gift
-	err := s.hot.WithContext(ctx).Joins("Company").Joins("Merchant").
+	err := s.db.WithContext(ctx).Joins("Company").Joins("Merchant").
 		Where("gifts.claim_hash = ?", s.claimHash(token)).Take(&g).Error
 	if err != nil {
 		return nil, notFound(err)

@@ -12,9 +12,9 @@ import (
 // KVGet returns a value, or nil when missing or expired.
 func (s *Store) KVGet(ctx context.Context, key string) ([]byte, error) {
 	// Read on every claim-link and voucher-code request (FailureLimit):
-	// one prepared statement, no reflection.
+	// one statement, no reflection.
 	var v []byte
-	err := s.hot.WithContext(ctx).Raw("SELECT value FROM kv WHERE key = ? AND (expires_at = 0 OR expires_at > ?) LIMIT 1", key, s.Now().Unix()).Row().Scan(&v)
+	err := s.db.WithContext(ctx).Raw("SELECT value FROM kv WHERE key = ? AND (expires_at = 0 OR expires_at > ?) LIMIT 1", key, s.Now().Unix()).Row().Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -34,11 +34,6 @@ type Store struct {
 	writer chan struct{}
 	// owner marks the job leases this Store takes (models/jobs.go).
 	owner string
-	// hot runs the busiest fixed queries (claim page, redemption, failure
-	// counters) as prepared statements kept per connection, so SQLite does
-	// not parse and plan them again on every request. Only for statements
-	// whose SQL text is the same every time; never for transactions.
-	hot *gorm.DB
 }
 
 // writerWait bounds the wait for the write queue, like busy_timeout.
@@ -71,7 +66,6 @@ func NewStore(db *gorm.DB, opts StoreOptions) *Store {
 	if db.Dialector.Name() == "sqlite" {
 		st.writer = make(chan struct{}, 1)
 	}
-	st.hot = db.Session(&gorm.Session{PrepareStmt: true})
 	return st
 }
 
