@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -260,17 +261,22 @@ func (s *Store) ClaimGift(ctx context.Context, token string, merchantID uint) (*
 
 // VoucherForMerchant finds a claimed voucher by its code for the partner it
 // belongs to. Unknown codes and other partners' codes are the same
-// ErrNotFound, so codes cannot be probed across partners.
+// ErrNotFound, so codes cannot be probed across partners. It is one query
+// (every redemption starts with it): the gift with its company, sender and
+// partner; the offered partners of the claim are not loaded (Offers is
+// empty), as a claimed voucher has exactly one.
 func (s *Store) VoucherForMerchant(ctx context.Context, merchantID uint, code string) (*Gift, error) {
 	if _, ok := NormalizeCode(code); !ok {
 		return nil, ErrNotFound
 	}
 	var g Gift
-	err := s.db.WithContext(ctx).Select("id").Where("code_hash = ? AND merchant_id = ?", s.codeHash(code), merchantID).First(&g).Error
+	err := s.db.WithContext(ctx).Joins("Company").Joins("SenderUser").Joins("Merchant").
+		Where("gifts.code_hash = ? AND gifts.merchant_id = ?", s.codeHash(code), merchantID).Take(&g).Error
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return s.giftByID(ctx, g.ID)
+	s.markScheduled(&g)
+	return &g, nil
 }
 
 // RedeemInput is one redemption at the till or from the web shop.
@@ -326,11 +332,21 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			return r, g, true, err
 		}
 	}
-	var m Merchant
-	if err := s.db.WithContext(ctx).Preload("Region").First(&m, merchantID).Error; err != nil {
-		return nil, nil, false, notFound(err)
+	// The merchant's commission rate, else its region's (Merchant.CommissionRate).
+	var own sql.NullInt64
+	var regionBP int64
+	if err := s.db.WithContext(ctx).Raw("SELECT merchants.commission_bp, regions.commission_bp FROM merchants "+
+		"JOIN regions ON regions.id = merchants.region_id WHERE merchants.id = ?", merchantID).Row().Scan(&own, &regionBP); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, false, ErrNotFound
+		}
+		return nil, nil, false, err
 	}
-	commission := Commission(in.AmountCents, m.CommissionRate())
+	bp := regionBP
+	if own.Valid {
+		bp = own.Int64
+	}
+	commission := Commission(in.AmountCents, bp)
 	now := s.Now()
 	r := Redemption{PublicID: "rd_" + newPublicID(), GiftID: g.ID, MerchantID: merchantID, AmountCents: in.AmountCents,
 		CommissionCents: commission, Currency: g.Currency, Reference: in.Reference, BasketCents: in.BasketCents,
