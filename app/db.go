@@ -43,6 +43,11 @@ func OpenDB(cfg Config, log *slog.Logger) (*gorm.DB, error) {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 		}
+		// SQLite parses and plans every statement afresh unless it is
+		// prepared; for the claim page's join that was a third of its time.
+		// GORM keeps prepared statements per SQL text (LRU-bounded, so
+		// queries with varying IN lists cannot grow it without limit).
+		gcfg.PrepareStmt, gcfg.PrepareStmtMaxSize, gcfg.PrepareStmtTTL = true, 512, time.Hour
 		db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -39,7 +39,7 @@ type voucherPage struct {
 func (h *Handlers) ClaimPage(c *fiber.Ctx) error {
 	claimHeaders(c)
 	token := strings.Clone(c.Params("token"))
-	g, err := h.store.GiftByClaimToken(c.UserContext(), token)
+	g, err := h.store.ClaimPageGift(c.UserContext(), token)
 	if err != nil {
 		return err
 	}
@@ -47,13 +47,13 @@ func (h *Handlers) ClaimPage(c *fiber.Ctx) error {
 }
 
 func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token string, err error) error {
-	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Merchants: h.claimPartners(g), Token: token, Print: c.Query("print") == "1"}
+	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Token: token, Print: c.Query("print") == "1"}
 	if g.Merchant != nil {
-		for i := range p.Merchants {
-			if p.Merchants[i].ID == g.Merchant.ID {
-				p.Partner = &p.Merchants[i]
-			}
-		}
+		// Claimed: the voucher shows its partner only (the offers are not
+		// loaded for it, models.ClaimPageGift).
+		p.Partner = &claimPartner{Merchant: *g.Merchant, ShowLogo: g.Merchant.HasLogo() && g.Merchant.Status == models.MerchantApproved, Initial: initial(g.Merchant.Name)}
+	} else {
+		p.Merchants = h.claimPartners(g)
 	}
 	if g.CodeHash != nil {
 		p.Code = h.store.VoucherCode(g)

@@ -662,6 +662,34 @@ func (s *Store) GiftByClaimToken(ctx context.Context, token string) (*Gift, erro
 	if err != nil {
 		return nil, err
 	}
+	return s.claimable(g)
+}
+
+// ClaimPageGift is GiftByClaimToken for the claim page, the busiest page:
+// one query for the gift with its company and chosen partner; the offered
+// partners (two more queries) only while the gift is not claimed yet, as
+// the claimed voucher does not show them. SenderUser is not loaded.
+func (s *Store) ClaimPageGift(ctx context.Context, token string) (*Gift, error) {
+	if len(token) < 20 || len(token) > 64 {
+		return nil, ErrNotFound
+	}
+	var g Gift
+	err := s.db.WithContext(ctx).Joins("Company").Joins("Merchant").
+		Where("gifts.claim_hash = ?", s.claimHash(token)).Take(&g).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if g.MerchantID == nil {
+		err := s.db.WithContext(ctx).Where("gift_id = ?", g.ID).Order("position").Preload("Merchant").Find(&g.Offers).Error
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.markScheduled(&g)
+	return s.claimable(&g)
+}
+
+func (s *Store) claimable(g *Gift) (*Gift, error) {
 	if g.Status == GiftPendingApproval || g.Status == GiftCancelled {
 		return nil, ErrNotFound
 	}

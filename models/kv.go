@@ -2,21 +2,23 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
 // KVGet returns a value, or nil when missing or expired.
 func (s *Store) KVGet(ctx context.Context, key string) ([]byte, error) {
-	var e KV
-	err := s.db.WithContext(ctx).Where("key = ? AND (expires_at = 0 OR expires_at > ?)", key, s.Now().Unix()).First(&e).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	// Read on every claim-link and voucher-code request (FailureLimit):
+	// one statement, no reflection.
+	var v []byte
+	err := s.db.WithContext(ctx).Raw("SELECT value FROM kv WHERE key = ? AND (expires_at = 0 OR expires_at > ?) LIMIT 1", key, s.Now().Unix()).Row().Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	return e.Value, err
+	return v, err
 }
 
 // KVSet stores a value; ttl 0 keeps it until deleted.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -50,9 +51,13 @@ func Move(from, to string, amount int64) []Posting {
 type Booking struct {
 	Kind           string
 	IdempotencyKey string // optional; a second booking with the same key is a no-op
-	Memo           string
-	Currency       string
-	Postings       []Posting
+	// NewKey tells that IdempotencyKey was just made up (it holds a new
+	// random id), so no earlier booking can have it and the look-up is
+	// skipped; the unique index still refuses a duplicate.
+	NewKey   bool
+	Memo     string
+	Currency string
+	Postings []Posting
 }
 
 // ErrAlreadyBooked is returned by book when the idempotency key was used
@@ -83,41 +88,79 @@ func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 	}
 	lt := LedgerTransaction{Kind: b.Kind, Memo: b.Memo}
 	if b.IdempotencyKey != "" {
-		var prev LedgerTransaction
-		err := tx.Where("idempotency_key = ?", b.IdempotencyKey).First(&prev).Error
-		if err == nil {
-			return &prev, ErrAlreadyBooked
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, err
+		if !b.NewKey {
+			var prev LedgerTransaction
+			err := tx.Where("idempotency_key = ?", b.IdempotencyKey).First(&prev).Error
+			if err == nil {
+				return &prev, ErrAlreadyBooked
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return nil, err
+			}
 		}
 		lt.IdempotencyKey = &b.IdempotencyKey
 	}
 	if err := tx.Create(&lt).Error; err != nil {
 		return nil, notFound(err)
 	}
+	now := s.Now()
+	entries := make([]LedgerEntry, 0, len(b.Postings))
 	for _, p := range b.Postings {
-		acc, err := ensureAccount(tx, p.Account, b.Currency)
+		id, err := s.post(tx, p, b.Currency, now)
 		if err != nil {
 			return nil, err
 		}
-		if acc.Currency != b.Currency {
-			return nil, fmt.Errorf("ledger: account %s is in %s, not %s", acc.Code, acc.Currency, b.Currency)
-		}
-		res := tx.Model(&LedgerAccount{}).
-			Where("id = ? AND (allow_negative OR balance + ? >= 0)", acc.ID, p.Amount).
-			Updates(map[string]any{"balance": gorm.Expr("balance + ?", p.Amount), "updated_at": s.Now()})
-		if res.Error != nil {
-			return nil, res.Error
-		}
-		if res.RowsAffected != 1 {
-			return nil, ErrInsufficientBalance
-		}
-		if err := tx.Create(&LedgerEntry{TransactionID: lt.ID, AccountID: acc.ID, Amount: p.Amount, Currency: b.Currency}).Error; err != nil {
-			return nil, err
-		}
+		entries = append(entries, LedgerEntry{TransactionID: lt.ID, AccountID: id, Amount: p.Amount, Currency: b.Currency})
+	}
+	if err := tx.Create(&entries).Error; err != nil { // one INSERT for all entries
+		return nil, err
 	}
 	return &lt, nil
+}
+
+// post moves one posting's amount on its account's balance and returns the
+// account id. The usual case is one statement: the conditional UPDATE finds
+// the account by code and currency and returns its id. Only when it changes
+// nothing (a new account, another currency or too little balance) does it
+// take the long way to tell which.
+func (s *Store) post(tx *gorm.DB, p Posting, currency string, now time.Time) (uint, error) {
+	var id uint
+	rows, err := tx.Raw("UPDATE ledger_accounts SET balance = balance + ?, updated_at = ? "+
+		"WHERE code = ? AND currency = ? AND (allow_negative OR balance + ? >= 0) RETURNING id",
+		p.Amount, now, p.Account, currency, p.Amount).Rows()
+	if err != nil {
+		return 0, err
+	}
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&id)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil || found {
+		return id, err
+	}
+	acc, err := ensureAccount(tx, p.Account, currency)
+	if err != nil {
+		return 0, err
+	}
+	if acc.Currency != currency {
+		return 0, fmt.Errorf("ledger: account %s is in %s, not %s", acc.Code, acc.Currency, currency)
+	}
+	res := tx.Model(&LedgerAccount{}).
+		Where("id = ? AND (allow_negative OR balance + ? >= 0)", acc.ID, p.Amount).
+		Updates(map[string]any{"balance": gorm.Expr("balance + ?", p.Amount), "updated_at": now})
+	if res.Error != nil {
+		return 0, res.Error
+	}
+	if res.RowsAffected != 1 {
+		return 0, ErrInsufficientBalance
+	}
+	return acc.ID, nil
 }
 
 // ensureAccount returns the account with code, creating it on first use

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -260,17 +261,22 @@ func (s *Store) ClaimGift(ctx context.Context, token string, merchantID uint) (*
 
 // VoucherForMerchant finds a claimed voucher by its code for the partner it
 // belongs to. Unknown codes and other partners' codes are the same
-// ErrNotFound, so codes cannot be probed across partners.
+// ErrNotFound, so codes cannot be probed across partners. It is one query
+// (every redemption starts with it): the gift with its company, sender and
+// partner; the offered partners of the claim are not loaded (Offers is
+// empty), as a claimed voucher has exactly one.
 func (s *Store) VoucherForMerchant(ctx context.Context, merchantID uint, code string) (*Gift, error) {
 	if _, ok := NormalizeCode(code); !ok {
 		return nil, ErrNotFound
 	}
 	var g Gift
-	err := s.db.WithContext(ctx).Select("id").Where("code_hash = ? AND merchant_id = ?", s.codeHash(code), merchantID).First(&g).Error
+	err := s.db.WithContext(ctx).Joins("Company").Joins("SenderUser").Joins("Merchant").
+		Where("gifts.code_hash = ? AND gifts.merchant_id = ?", s.codeHash(code), merchantID).Take(&g).Error
 	if err != nil {
 		return nil, notFound(err)
 	}
-	return s.giftByID(ctx, g.ID)
+	s.markScheduled(&g)
+	return &g, nil
 }
 
 // RedeemInput is one redemption at the till or from the web shop.
@@ -326,11 +332,21 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			return r, g, true, err
 		}
 	}
-	var m Merchant
-	if err := s.db.WithContext(ctx).Preload("Region").First(&m, merchantID).Error; err != nil {
-		return nil, nil, false, notFound(err)
+	// The merchant's commission rate, else its region's (Merchant.CommissionRate).
+	var own sql.NullInt64
+	var regionBP int64
+	if err := s.db.WithContext(ctx).Raw("SELECT merchants.commission_bp, regions.commission_bp FROM merchants "+
+		"JOIN regions ON regions.id = merchants.region_id WHERE merchants.id = ?", merchantID).Row().Scan(&own, &regionBP); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, false, ErrNotFound
+		}
+		return nil, nil, false, err
 	}
-	commission := Commission(in.AmountCents, m.CommissionRate())
+	bp := regionBP
+	if own.Valid {
+		bp = own.Int64
+	}
+	commission := Commission(in.AmountCents, bp)
 	now := s.Now()
 	r := Redemption{PublicID: "rd_" + newPublicID(), GiftID: g.ID, MerchantID: merchantID, AmountCents: in.AmountCents,
 		CommissionCents: commission, Currency: g.Currency, Reference: in.Reference, BasketCents: in.BasketCents,
@@ -338,19 +354,33 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if in.IdempotencyKey != "" {
 		r.IdempotencyKey = &in.IdempotencyKey
 	}
+	after := *g // the state this redemption leaves (balance and status from the UPDATE)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Gift{}).
-			Where("id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN ? AND expires_at > ?",
-				g.ID, merchantID, in.AmountCents, []string{GiftClaimed, GiftPartiallyRedeemed}, now).
-			Updates(map[string]any{
-				"balance_cents": gorm.Expr("balance_cents - ?", in.AmountCents),
-				"status":        gorm.Expr("CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END", in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed),
-				"updated_at":    now,
-			})
-		if res.Error != nil {
-			return res.Error
+		// The guard: the balance moves only if it covers the amount, and the
+		// new balance and status come back from the same statement.
+		rows, err := tx.Raw("UPDATE gifts SET balance_cents = balance_cents - ?, "+
+			"status = CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END, updated_at = ? "+
+			"WHERE id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN (?, ?) AND expires_at > ? "+
+			"RETURNING balance_cents, status",
+			in.AmountCents, in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed, now,
+			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now).Rows()
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected != 1 {
+		updated := rows.Next()
+		if updated {
+			err = rows.Scan(&after.BalanceCents, &after.Status)
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			return err
+		}
+		if !updated {
 			var cur Gift
 			if err := tx.Select("status", "balance_cents", "expires_at").First(&cur, g.ID).Error; err != nil {
 				return err
@@ -360,6 +390,7 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			}
 			return ErrBalanceTooLow
 		}
+		after.UpdatedAt = now
 		if err := tx.Create(&r).Error; err != nil {
 			return err
 		}
@@ -368,15 +399,13 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 		if commission > 0 {
 			postings = append(postings, Posting{Account: AccountPlatformCommission, Amount: commission})
 		}
-		if _, err := s.book(tx, Booking{Kind: "voucher.redeemed", IdempotencyKey: "redemption:" + r.PublicID, Currency: g.Currency,
+		// The key holds the redemption's new random public id, so no earlier
+		// booking can have it (the unique index still guards it).
+		if _, err := s.book(tx, Booking{Kind: "voucher.redeemed", IdempotencyKey: "redemption:" + r.PublicID, NewKey: true, Currency: g.Currency,
 			Memo: "redemption " + r.PublicID, Postings: postings}); err != nil {
 			return err
 		}
 		if err := audit(tx, redeemActor(in), "voucher.redeemed", "gift", &g.ID, map[string]any{"redemption": r.PublicID, "amount_cents": in.AmountCents}); err != nil {
-			return err
-		}
-		var after Gift
-		if err := tx.First(&after, g.ID).Error; err != nil {
 			return err
 		}
 		data := giftHookData(&after)
@@ -393,8 +422,9 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if err != nil {
 		return nil, nil, false, notFound(err)
 	}
-	after, err := s.giftByID(ctx, g.ID)
-	return &r, after, false, err
+	// g was loaded with its relations just before; only balance, status
+	// and updated_at changed, and the UPDATE returned them.
+	return &r, &after, false, nil
 }
 
 func deref[T any](p *T) any {
