@@ -322,6 +322,10 @@ func TestVoucherPagesAndTill(t *testing.T) {
 	if res := till.Get("/merchant/redeem"); res.Status != 200 {
 		t.Fatalf("till: %d", res.Status)
 	}
+	// Nothing typed: the till asks for the code (422 on the field), not "unknown code".
+	if res := till.PostForm("/merchant/redeem/lookup", url.Values{"code": {"  "}}); res.Status != 422 || !strings.Contains(res.Body, `aria-invalid="true"`) {
+		t.Fatalf("empty lookup: %d", res.Status)
+	}
 	typed := strings.ToLower(strings.ReplaceAll(code[1], "-", " "))
 	res := till.PostForm("/merchant/redeem/lookup", url.Values{"code": {typed}})
 	if res.Status != 200 || !strings.Contains(res.Body, "50,00 €") {

@@ -354,6 +354,10 @@ func (h *Handlers) RedeemForm(c *fiber.Ctx) error {
 // check, and the amount form.
 func (h *Handlers) RedeemLookup(c *fiber.Ctx) error {
 	form := formValues(c, "code")
+	if strings.TrimSpace(form["code"]) == "" {
+		// Nothing typed: ask for the code (not a failed look-up).
+		return h.redeemPage(c, fiber.StatusUnprocessableEntity, form, models.ValidationErrors{"code": models.MsgRequired}, nil, nil)
+	}
 	g, err := h.store.VoucherForMerchant(c.UserContext(), *onbMember(c).MerchantID, form["code"])
 	if errors.Is(err, models.ErrNotFound) {
 		return h.redeemPage(c, fiber.StatusNotFound, form, err, nil, nil)
