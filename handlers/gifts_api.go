@@ -203,22 +203,7 @@ func (h *Handlers) APIGifts(c *fiber.Ctx) error {
 	}
 	q := models.GiftQuery{Status: strings.Clone(c.Query("status")), Reference: strings.Clone(c.Query("reference")),
 		Reason: strings.Clone(c.Query("reason")), Cursor: strings.Clone(c.Query("cursor"))}
-	if l := c.Query("limit"); l != "" {
-		n, err := parseSmallInt(l)
-		if err != nil || n == 0 {
-			return models.ValidationErrors{"limit": models.MsgInvalid}
-		}
-		q.Limit = n
-	}
-	gs, next, err := h.store.Gifts(c.UserContext(), *k.CompanyID, q)
-	if err != nil {
-		return err
-	}
-	out := apiList[apiGift]{Data: make([]apiGift, 0, len(gs)), NextCursor: next}
-	for i := range gs {
-		out.Data = append(out.Data, h.apiGift(&gs[i]))
-	}
-	return c.JSON(out)
+	return h.giftListJSON(c, *k.CompanyID, q)
 }
 
 // APIGiftCancel takes a gift back before it is claimed (409 after).
@@ -311,4 +296,25 @@ func (h *Handlers) ComposeExpiryReminder(g *models.Gift, token string) (models.M
 		return models.Mail{}, err
 	}
 	return models.Mail{To: g.RecipientEmail, Subject: subject, Text: body}, nil
+}
+
+// giftListJSON answers one page of the company's gifts matching q (with the
+// request's limit), as GET /api/v1/gifts does.
+func (h *Handlers) giftListJSON(c *fiber.Ctx, companyID uint, q models.GiftQuery) error {
+	if l := c.Query("limit"); l != "" {
+		n, err := parseSmallInt(l)
+		if err != nil || n == 0 {
+			return models.ValidationErrors{"limit": models.MsgInvalid}
+		}
+		q.Limit = n
+	}
+	gs, next, err := h.store.Gifts(c.UserContext(), companyID, q)
+	if err != nil {
+		return err
+	}
+	out := apiList[apiGift]{Data: make([]apiGift, 0, len(gs)), NextCursor: next}
+	for i := range gs {
+		out.Data = append(out.Data, h.apiGift(&gs[i]))
+	}
+	return c.JSON(out)
 }

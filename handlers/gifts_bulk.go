@@ -386,20 +386,5 @@ func (h *Handlers) APIGiftBulkGifts(c *fiber.Ctx) error {
 		return err
 	}
 	q := models.GiftQuery{BulkID: b.PublicID, Status: strings.Clone(c.Query("status")), Cursor: strings.Clone(c.Query("cursor"))}
-	if l := c.Query("limit"); l != "" {
-		n, err := parseSmallInt(l)
-		if err != nil || n == 0 {
-			return models.ValidationErrors{"limit": models.MsgInvalid}
-		}
-		q.Limit = n
-	}
-	gs, next, err := h.store.Gifts(c.UserContext(), *k.CompanyID, q)
-	if err != nil {
-		return err
-	}
-	out := apiList[apiGift]{Data: make([]apiGift, 0, len(gs)), NextCursor: next}
-	for i := range gs {
-		out.Data = append(out.Data, h.apiGift(&gs[i]))
-	}
-	return c.JSON(out)
+	return h.giftListJSON(c, *k.CompanyID, q)
 }

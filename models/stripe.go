@@ -219,23 +219,9 @@ func (s *Store) ClaimStripeEvent(ctx context.Context, in StripeEvent) (ev *Strip
 		if err := tx.Where("event_id = ?", in.EventID).First(&row).Error; err != nil {
 			return notFound(err)
 		}
-		if row.ProcessedAt != nil {
-			done = true
-			return nil
-		}
-		until := now.Add(stripeEventLease)
-		res := tx.Model(&StripeEvent{}).
-			Where("id = ? AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < ?)", row.ID, now).
-			Updates(map[string]any{"locked_until": until, "attempts": gorm.Expr("attempts + 1")})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrEventBusy
-		}
-		row.LockedUntil = &until
-		row.Attempts++
-		return nil
+		var err error
+		done, err = leaseStripeEvent(tx, &row, now)
+		return err
 	})
 	if err != nil {
 		return nil, false, err
@@ -309,6 +295,28 @@ func (s *Store) DueStripeEvents(ctx context.Context, limit int, includeFlagged b
 	return evs, err
 }
 
+// leaseStripeEvent takes the processing lease on row inside tx: done=true
+// when it was processed already, ErrEventBusy while another delivery or
+// retry holds an unexpired lease.
+func leaseStripeEvent(tx *gorm.DB, row *StripeEvent, now time.Time) (done bool, err error) {
+	if row.ProcessedAt != nil {
+		return true, nil
+	}
+	until := now.Add(stripeEventLease)
+	res := tx.Model(&StripeEvent{}).
+		Where("id = ? AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < ?)", row.ID, now).
+		Updates(map[string]any{"locked_until": until, "attempts": gorm.Expr("attempts + 1")})
+	if res.Error != nil {
+		return false, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return false, ErrEventBusy
+	}
+	row.LockedUntil = &until
+	row.Attempts++
+	return false, nil
+}
+
 // ClaimStoredStripeEvent takes the lease on a stored, unprocessed event for
 // a retry (the same lease live deliveries take, so an event is never
 // processed by two at once): done=true when it was processed meanwhile,
@@ -320,23 +328,9 @@ func (s *Store) ClaimStoredStripeEvent(ctx context.Context, eventID string) (ev 
 		if err := tx.Where("event_id = ?", eventID).First(&row).Error; err != nil {
 			return notFound(err)
 		}
-		if row.ProcessedAt != nil {
-			done = true
-			return nil
-		}
-		until := now.Add(stripeEventLease)
-		res := tx.Model(&StripeEvent{}).
-			Where("id = ? AND processed_at IS NULL AND (locked_until IS NULL OR locked_until < ?)", row.ID, now).
-			Updates(map[string]any{"locked_until": until, "attempts": gorm.Expr("attempts + 1")})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrEventBusy
-		}
-		row.LockedUntil = &until
-		row.Attempts++
-		return nil
+		var err error
+		done, err = leaseStripeEvent(tx, &row, now)
+		return err
 	})
 	if err != nil {
 		return nil, false, err
