@@ -14,8 +14,8 @@ import (
 )
 
 // browser starts headless Chromium for a test; screenshots go to
-// TEST_ARTIFACTS (or a temp dir).
-func browser(t *testing.T, width, height int64) (context.Context, string) {
+// TEST_ARTIFACTS (or a temp dir). extra adds Chromium flags.
+func browser(t *testing.T, width, height int64, extra ...chromedp.ExecAllocatorOption) (context.Context, string) {
 	t.Helper()
 	exec := apptest.Require(t, "CHROMIUM_PATH")
 	// Not t.TempDir(): Chromium may still be writing its profile for a moment
@@ -29,6 +29,7 @@ func browser(t *testing.T, width, height int64) (context.Context, string) {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
 		chromedp.UserDataDir(profile), chromedp.WindowSize(int(width), int(height)))
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)

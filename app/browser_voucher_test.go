@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -180,33 +179,13 @@ func fakeCamera(t *testing.T, text string) string {
 	return path
 }
 
-// cameraBrowser is browser() with a fake camera that films video and a
-// permission prompt that says yes.
+// cameraBrowser is browser() at phone size with a fake camera that films
+// video and a permission prompt that says yes.
 func cameraBrowser(t *testing.T, video string) context.Context {
 	t.Helper()
-	exec := apptest.Require(t, "CHROMIUM_PATH")
-	profile, err := os.MkdirTemp("", "tp-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exec), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+	ctx, _ := browser(t, 390, 844,
 		chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-video-capture", video),
-		chromedp.UserDataDir(profile), chromedp.WindowSize(390, 844))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
-		cancelT()
-		cancelC()
-		cancelA()
-		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
+		chromedp.Flag("use-file-for-fake-video-capture", video))
 	return ctx
 }
 
