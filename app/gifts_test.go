@@ -326,17 +326,7 @@ func TestGiftConcurrentSends(t *testing.T) {
 			base := apptest.Serve(t, e.a)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 			post := func(idem string) (int, string) {
-				req, _ := http.NewRequest("POST", base+"/api/v1/gifts", strings.NewReader(giftBody(fmt.Sprint(e.cafe.ID), 5_00, "")))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Idempotency-Key", idem)
-				res, err := client.Do(req)
-				if err != nil {
-					return 0, err.Error()
-				}
-				defer res.Body.Close()
-				b, _ := io.ReadAll(res.Body)
-				return res.StatusCode, string(b)
+				return postGiftHTTP(client, base, key, idem, giftBody(fmt.Sprint(e.cafe.ID), 5_00, ""))
 			}
 			var wg sync.WaitGroup
 			var mu sync.Mutex
@@ -401,4 +391,21 @@ func TestGiftConcurrentSends(t *testing.T) {
 			verifyLedger(t, s)
 		})
 	}
+}
+
+// postGiftHTTP sends POST /api/v1/gifts to a served app over real HTTP (for
+// concurrency tests) and returns the status and body; a transport error is
+// status 0 with the error as body.
+func postGiftHTTP(client *http.Client, base, key, idem, body string) (int, string) {
+	req, _ := http.NewRequest("POST", base+"/api/v1/gifts", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Idempotency-Key", idem)
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }

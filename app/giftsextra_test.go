@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -344,17 +343,7 @@ func TestGiftCustomerCap(t *testing.T) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 20}}
 			post := func(idem, email string) (int, string) {
 				body := fmt.Sprintf(`{"recipient_email":%q,"amount_cents":500,"merchant_ids":[%s],"notify":"none"}`, email, cafe)
-				req, _ := http.NewRequest("POST", base+"/api/v1/gifts", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+e.key)
-				req.Header.Set("Idempotency-Key", idem)
-				res, err := client.Do(req)
-				if err != nil {
-					return 0, err.Error()
-				}
-				defer res.Body.Close()
-				b, _ := io.ReadAll(res.Body)
-				return res.StatusCode, string(b)
+				return postGiftHTTP(client, base, e.key, idem, body)
 			}
 			var wg sync.WaitGroup
 			var mu sync.Mutex
