@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -245,4 +246,71 @@ func TestHealthAndLimits(t *testing.T) {
 	if res := c.Get("/healthz"); res.Status != http.StatusServiceUnavailable {
 		t.Fatalf("healthz with closed db: %d", res.Status)
 	}
+}
+
+// The catalog renders each partner card once and reuses it (handlers/
+// catalog_cards.go): an edited partner must show its new name at once,
+// distances are per query, and each language has its own cards.
+func TestCatalogCardsFollowEdits(t *testing.T) {
+	t.Parallel()
+	a := apptest.NewSeededApp(t, "sqlite")
+	c := apptest.NewClient(t, a.HTTP)
+	c.Head["Accept-Language"] = "de"
+	get := func(path string) string {
+		t.Helper()
+		res := c.Get(path)
+		if res.Status != 200 {
+			t.Fatalf("%s: %d", path, res.Status)
+		}
+		return res.Body
+	}
+	first := get("/partners?near=53111")
+	if !strings.Contains(first, "Café Poppelsdorf") || !strings.Contains(first, " km</p>") || !strings.Contains(first, ",") {
+		t.Fatalf("catalog near Bonn lacks the card or its distance:\n%s", first)
+	}
+	if again := get("/partners?near=53111"); again != first {
+		t.Error("the same query rendered differently the second time")
+	}
+	// Far from Bonn the same card shows another distance.
+	far := get("/partners?near=Düsseldorf&q=Poppelsdorf")
+	bonnCard, farCard := cardOf(t, first, "Café Poppelsdorf"), cardOf(t, far, "Café Poppelsdorf")
+	if bonnCard == farCard {
+		t.Errorf("the card kept its distance across queries: %s", farCard)
+	}
+	if err := a.DB.Model(&models.Merchant{}).Where("name = ?", "Café Poppelsdorf").
+		Updates(map[string]any{"name": "Café Poppelsdorf & Söhne"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	edited := get("/partners?near=53111")
+	if !strings.Contains(edited, "Café Poppelsdorf &amp; Söhne") {
+		t.Errorf("the edited name is not shown (escaped):\n%s", cardOf(t, edited, "Café Poppelsdorf"))
+	}
+	if !deKm.MatchString(cardOf(t, edited, "Café Poppelsdorf")) {
+		t.Errorf("German card without a German distance: %s", cardOf(t, edited, "Café Poppelsdorf"))
+	}
+	c.Head["Accept-Language"] = "en"
+	en := cardOf(t, get("/partners?near=53111"), "Café Poppelsdorf")
+	if !enKm.MatchString(en) || !strings.Contains(en, "Café</span>") {
+		t.Errorf("English card: %s", en)
+	}
+}
+
+var (
+	deKm = regexp.MustCompile(`\d,\d km`)
+	enKm = regexp.MustCompile(`\d\.\d km`)
+)
+
+// cardOf cuts the catalog card that names name out of a page.
+func cardOf(t *testing.T, page, name string) string {
+	t.Helper()
+	i := strings.Index(page, name)
+	if i < 0 {
+		t.Fatalf("no card for %q", name)
+	}
+	start := strings.LastIndex(page[:i], `<li class="card">`)
+	end := strings.Index(page[i:], "</li>")
+	if start < 0 || end < 0 {
+		t.Fatalf("no card around %q", name)
+	}
+	return page[start : i+end]
 }

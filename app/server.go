@@ -169,11 +169,13 @@ func accessLog(log *slog.Logger) fiber.Handler {
 const ServerMemoryLimit = 96 << 20
 
 // SetServerMemoryLimit applies ServerMemoryLimit to this process (the serve
-// and demo commands, and the benchmark's server).
+// and demo commands, and the benchmark's server) and caps the C heap's
+// arenas (cmem_glibc.go); the worker trims the C heap (RunWorker).
 func SetServerMemoryLimit(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(ServerMemoryLimit)
 	}
+	limitMallocArenas(getenv)
 }
 
 // Serve runs the HTTP server and the background worker until ctx ends, then

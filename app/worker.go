@@ -19,6 +19,9 @@ func (a *App) RunWorker(ctx context.Context) {
 	bulkDone := make(chan struct{}) // bulk batches have their own loop (app/bulk.go)
 	go func() { defer close(bulkDone); a.runBulkLoop(ctx) }()
 	defer func() { <-bulkDone }()
+	trimDone := make(chan struct{}) // the C heap SQLite allocates from (cmem_glibc.go)
+	go func() { defer close(trimDone); trimLoop(ctx) }()
+	defer func() { <-trimDone }()
 	lastSweep := time.Time{}
 	lastSettle := time.Now() // first run an hour after start, then hourly
 	for {
@@ -150,5 +153,19 @@ func (a *App) releaseLease(name, holder string) {
 	defer cancel()
 	if err := a.Store.ReleaseLease(ctx, name, holder); err != nil {
 		a.Log.Warn("releasing job lease", "lease", name, "err", err)
+	}
+}
+
+// trimLoop gives the C heap's free memory back every second.
+func trimLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			trimCHeap()
+		}
 	}
 }

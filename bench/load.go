@@ -24,7 +24,11 @@ type Scenario struct {
 	// divided by ("" for none).
 	Baseline string
 	// Conns caps the connections (0: the -conns flag).
-	Conns  int
+	Conns int
+	// RateOf, when set, makes the scenario open-loop: requests are sent at
+	// a fixed rate of RateOf × the Baseline scenario's measured throughput
+	// (see load), and latency counts from each request's planned send time.
+	RateOf float64
 	Target Target
 	// Request builds the next request against base; rng is the worker's own.
 	Request RequestFunc
@@ -51,12 +55,26 @@ var scenarioList = []func(*Fixtures) Scenario{
 	catalogText,
 	catalogNear,
 	catalogTextNear,
-	catalogTextNear8,
+	catalogTextNearAtRate,
 	catalogPage,
+	catalogPageAtRate,
 	claimPage,
+	claimPageAtRate,
 	baselineWrite,
 	redeemAPI,
 }
+
+// The open-loop rates, as fractions of the bare baseline measured in the
+// same run (so they scale with the machine). The claim page's p99 is taken
+// at half its throughput target (0.25 × baseline: on this project's 2-core
+// machines about 10,000 claim pages a second). Catalog search has no
+// throughput target; its p99 is taken at 0.05 × baseline (about 2,000
+// searches a second here, far above a regional marketplace's busiest
+// Saturday).
+const (
+	claimRateOf   = 0.25
+	catalogRateOf = 0.05
+)
 
 func scenarios(fx *Fixtures) []Scenario {
 	out := make([]Scenario, 0, len(scenarioList))
@@ -74,6 +92,9 @@ func get(path func(*rand.Rand) string) RequestFunc {
 
 func pick[T any](list []T, rng *rand.Rand) T { return list[rng.IntN(len(list))] }
 
+// catalogTarget is the issue's catalog figure, judged on the open-loop
+// scenarios; the closed-loop ones at 64 connections report their p99 (which
+// is queueing, see load) without a target.
 var catalogTarget = Target{MaxP99Ms: 20}
 
 func baselineRead(fx *Fixtures) Scenario {
@@ -87,7 +108,7 @@ func baselineRead(fx *Fixtures) Scenario {
 
 func catalogText(fx *Fixtures) Scenario {
 	return Scenario{
-		Name: "catalog_text", Description: "GET /api/v1/merchants?q=WORD", Baseline: "baseline", Target: catalogTarget,
+		Name: "catalog_text", Description: "GET /api/v1/merchants?q=WORD", Baseline: "baseline",
 		Request: get(func(rng *rand.Rand) string {
 			return "/api/v1/merchants?" + url.Values{"q": {pick(fx.Words, rng)}}.Encode()
 		}),
@@ -96,7 +117,7 @@ func catalogText(fx *Fixtures) Scenario {
 
 func catalogNear(fx *Fixtures) Scenario {
 	return Scenario{
-		Name: "catalog_near", Description: "GET /api/v1/merchants?near=PLZ", Baseline: "baseline", Target: catalogTarget,
+		Name: "catalog_near", Description: "GET /api/v1/merchants?near=PLZ", Baseline: "baseline",
 		Request: get(func(rng *rand.Rand) string {
 			return "/api/v1/merchants?" + url.Values{"near": {pick(fx.Postcodes, rng)}}.Encode()
 		}),
@@ -105,25 +126,31 @@ func catalogNear(fx *Fixtures) Scenario {
 
 func catalogTextNear(fx *Fixtures) Scenario {
 	return Scenario{
-		Name: "catalog_text_near", Description: "GET /api/v1/merchants?q=WORD&near=PLZ", Baseline: "baseline", Target: catalogTarget,
+		Name: "catalog_text_near", Description: "GET /api/v1/merchants?q=WORD&near=PLZ", Baseline: "baseline",
 		Request: get(func(rng *rand.Rand) string {
 			return "/api/v1/merchants?" + url.Values{"q": {pick(fx.Words, rng)}, "near": {pick(fx.Postcodes, rng)}}.Encode()
 		}),
 	}
 }
 
-// catalogTextNear8 is the same query at a more modest load: its p99 is the
-// latency a user sees, where at 64 connections it is mostly queueing on the
-// two shared CPUs (compare the baseline's own p99).
-func catalogTextNear8(fx *Fixtures) Scenario {
+// catalogTextNearAtRate is the text + near query as users arrive: open
+// loop at catalogRateOf × baseline; the issue's p99 target is judged here.
+func catalogTextNearAtRate(fx *Fixtures) Scenario {
 	sc := catalogTextNear(fx)
-	sc.Name, sc.Conns = "catalog_text_near_8c", 8
+	sc.Name, sc.RateOf, sc.Target = "catalog_text_near_rate", catalogRateOf, catalogTarget
+	return sc
+}
+
+// catalogPageAtRate is the partner page (HTML) at the catalog's open-loop rate.
+func catalogPageAtRate(fx *Fixtures) Scenario {
+	sc := catalogPage(fx)
+	sc.Name, sc.RateOf, sc.Target = "catalog_page_rate", catalogRateOf, catalogTarget
 	return sc
 }
 
 func catalogPage(fx *Fixtures) Scenario {
 	return Scenario{
-		Name: "catalog_page", Description: "GET /partners?q=WORD&near=PLZ (HTML)", Baseline: "baseline", Target: catalogTarget,
+		Name: "catalog_page", Description: "GET /partners?q=WORD&near=PLZ (HTML)", Baseline: "baseline",
 		Request: get(func(rng *rand.Rand) string {
 			return "/partners?" + url.Values{"q": {pick(fx.Words, rng)}, "near": {pick(fx.Postcodes, rng)}}.Encode()
 		}),
@@ -133,9 +160,20 @@ func catalogPage(fx *Fixtures) Scenario {
 func claimPage(fx *Fixtures) Scenario {
 	return Scenario{
 		Name: "claim_page", Description: "GET /c/{token} (HTML, claimed voucher)", Baseline: "baseline",
-		Target:  Target{MaxP99Ms: 5, MinRatio: 0.5},
+		Target:  Target{MinRatio: 0.5},
 		Request: get(func(rng *rand.Rand) string { return "/c/" + pick(fx.ClaimTokens, rng) }),
 	}
+}
+
+// claimTarget is the claim page's latency figure, judged open-loop.
+var claimTarget = Target{MaxP99Ms: 5}
+
+// claimPageAtRate is the claim page as recipients arrive: open loop at
+// claimRateOf × baseline, p99 ≤ 5 ms.
+func claimPageAtRate(fx *Fixtures) Scenario {
+	sc := claimPage(fx)
+	sc.Name, sc.RateOf, sc.Target = "claim_page_rate", claimRateOf, claimTarget
+	return sc
 }
 
 func baselineWrite(fx *Fixtures) Scenario {
@@ -178,22 +216,28 @@ func redeemAPI(fx *Fixtures) Scenario {
 
 // Result is one scenario's figures.
 type Result struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Conns       int      `json:"conns"`
-	Requests    int      `json:"requests"`
-	Errors      int      `json:"errors"`
-	FirstError  string   `json:"first_error,omitempty"`
-	Throughput  float64  `json:"throughput_rps"`
-	P50Ms       float64  `json:"p50_ms"`
-	P99Ms       float64  `json:"p99_ms"`
-	MaxMs       float64  `json:"max_ms"`
-	Baseline    string   `json:"baseline,omitempty"`
-	Ratio       float64  `json:"ratio,omitempty"`
-	Target      Target   `json:"target"`
-	Pass        *bool    `json:"pass,omitempty"` // nil when the scenario has no target
-	Failures    []string `json:"failures,omitempty"`
-	PeakRSSMB   float64  `json:"peak_rss_mb_so_far"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Conns       int    `json:"conns"`
+	// RateRPS is the offered rate of an open-loop scenario (0: closed loop).
+	RateRPS    float64  `json:"offered_rps,omitempty"`
+	Requests   int      `json:"requests"`
+	Errors     int      `json:"errors"`
+	FirstError string   `json:"first_error,omitempty"`
+	Throughput float64  `json:"throughput_rps"`
+	P50Ms      float64  `json:"p50_ms"`
+	P99Ms      float64  `json:"p99_ms"`
+	MaxMs      float64  `json:"max_ms"`
+	Baseline   string   `json:"baseline,omitempty"`
+	Ratio      float64  `json:"ratio,omitempty"`
+	Target     Target   `json:"target"`
+	Pass       *bool    `json:"pass,omitempty"` // nil when the scenario has no target
+	Failures   []string `json:"failures,omitempty"`
+	PeakRSSMB  float64  `json:"peak_rss_mb_so_far"`
+	// ServerCPUUs is the server's CPU time per request (warm-up included),
+	// which noise from other processes on the machine hardly moves.
+	ServerCPUUs float64 `json:"server_cpu_us_per_request,omitempty"`
+	sent        int     // requests answered, warm-up included
 }
 
 func (r *Result) judge(t Target) {
@@ -231,9 +275,30 @@ type Summary struct {
 	LedgerProblems []string `json:"ledger_problems,omitempty"`
 }
 
-// load runs sc with conns closed-loop workers: a warm-up, then exactly
-// measure of recorded load; each worker owns one keep-alive connection.
-func load(ctx context.Context, base string, sc Scenario, conns int, warmup, measure time.Duration) (*Result, error) {
+// setServerCPU spreads the server's CPU time of the run (warm-up and
+// measurement) over every request answered in it.
+func (r *Result) setServerCPU(seconds float64) {
+	if r.sent == 0 || seconds <= 0 {
+		return
+	}
+	r.ServerCPUUs = seconds * 1e6 / float64(r.sent)
+}
+
+// load runs sc with conns workers, each owning one keep-alive connection:
+// a warm-up, then exactly measure of recorded load.
+//
+// With rate == 0 the load is closed-loop: each worker sends its next request
+// when the previous one answered, so the figure is the most the server does
+// with conns requests in flight (throughput). Its latency is then mostly
+// queueing: by Little's law the mean is conns ÷ throughput, so at 64
+// connections no p99 can be below 64 ÷ throughput.
+//
+// With rate > 0 the load is open-loop, as users arrive: a request is due
+// every 1/rate s whatever the server does, a free worker sends it, and its
+// latency counts from the moment it was due (so a stalled server shows as
+// latency, not as fewer requests: no coordinated omission). That is the
+// latency a user sees at that load; the p99 targets are judged on it.
+func load(ctx context.Context, base string, sc Scenario, conns int, rate float64, warmup, measure time.Duration) (*Result, error) {
 	ok := sc.OK
 	if ok == nil {
 		ok = func(s int) bool { return s == http.StatusOK }
@@ -253,10 +318,38 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 	lctx, cancel := context.WithDeadline(ctx, stopAt.Add(15*time.Second)) // hard bound
 	defer cancel()
 
+	// Open loop: the planned send times, produced on schedule; the buffer
+	// holds every request of the run, so the schedule never waits for a
+	// worker.
+	var due chan time.Time
+	if rate > 0 {
+		total := int(rate*(warmup+measure).Seconds()) + 1
+		due = make(chan time.Time, total)
+		go func() {
+			defer close(due)
+			interval := time.Duration(float64(time.Second) / rate)
+			for i := 0; i < total; {
+				now := time.Now()
+				if !now.Before(stopAt) || lctx.Err() != nil {
+					return
+				}
+				for ; i < total; i++ {
+					at := start.Add(time.Duration(i) * interval)
+					if at.After(now) {
+						break
+					}
+					due <- at
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+	}
+
 	type workerOut struct {
 		lat      []time.Duration
 		errors   int
 		firstErr string
+		sent     int
 	}
 	outs := make([]workerOut, conns)
 	var wg sync.WaitGroup
@@ -272,8 +365,17 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 			out := &outs[w]
 			out.lat = make([]time.Duration, 0, 4096)
 			for {
-				now := time.Now()
-				if !now.Before(stopAt) || lctx.Err() != nil {
+				var t0 time.Time
+				if due != nil {
+					at, more := <-due
+					if !more {
+						return
+					}
+					t0 = at
+				} else {
+					t0 = time.Now()
+				}
+				if !t0.Before(stopAt) || lctx.Err() != nil {
 					return
 				}
 				req, err := request(base, rng)
@@ -283,7 +385,6 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 					return
 				}
 				req = req.WithContext(lctx)
-				t0 := time.Now()
 				res, err := client.Do(req)
 				status := 0
 				if err == nil {
@@ -292,6 +393,7 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 					status = res.StatusCode
 				}
 				d := time.Since(t0)
+				out.sent++
 				if t0.Before(measureFrom) {
 					continue
 				}
@@ -312,14 +414,16 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 	}
 	wg.Wait()
 	elapsed := time.Since(measureFrom)
-	if elapsed > measure {
-		elapsed = measure // requests started after stopAt are not sent
-	}
-	r := &Result{Name: sc.Name, Description: sc.Description, Conns: conns}
+	if elapsed > measure && rate == 0 {
+		elapsed = measure // closed loop: requests due after stopAt are not sent
+	} // open loop: an overloaded server is still answering the backlog
+
+	r := &Result{Name: sc.Name, Description: sc.Description, Conns: conns, RateRPS: rate}
 	var all []time.Duration
 	for _, o := range outs {
 		all = append(all, o.lat...)
 		r.Errors += o.errors
+		r.sent += o.sent
 		if r.FirstError == "" {
 			r.FirstError = o.firstErr
 		}
@@ -341,9 +445,9 @@ func load(ctx context.Context, base string, sc Scenario, conns int, warmup, meas
 func printTable(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "\nTrostpflaster bench — commit %s, %s, %d CPUs, %d merchants, %s per scenario\n\n",
 		short(s.Commit), s.GoVersion, s.CPUs, s.Merchants, s.Duration)
-	fmt.Fprintf(w, "%-20s %5s %8s %6s %9s %8s %8s %8s %7s  %-12s %s\n",
-		"scenario", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "ratio", "target", "result")
-	fmt.Fprintln(w, strings.Repeat("-", 114))
+	fmt.Fprintf(w, "%-22s %5s %8s %8s %6s %9s %8s %8s %8s %8s %7s  %-12s %s\n",
+		"scenario", "conns", "load", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "cpu µs", "ratio", "target", "result")
+	fmt.Fprintln(w, strings.Repeat("-", 133))
 	for _, r := range s.Scenarios {
 		ratio, target, result := "", "", ""
 		if r.Baseline != "" {
@@ -363,8 +467,16 @@ func printTable(w io.Writer, s Summary) {
 				result = "FAIL: " + strings.Join(r.Failures, "; ")
 			}
 		}
-		fmt.Fprintf(w, "%-20s %5d %8d %6d %9.0f %8.2f %8.2f %8.2f %7s  %-12s %s\n",
-			r.Name, r.Conns, r.Requests, r.Errors, r.Throughput, r.P50Ms, r.P99Ms, r.MaxMs, ratio, target, result)
+		mode := "closed"
+		if r.RateRPS > 0 {
+			mode = fmt.Sprintf("%.0f/s", r.RateRPS)
+		}
+		cpu := ""
+		if r.ServerCPUUs > 0 {
+			cpu = fmt.Sprintf("%.0f", r.ServerCPUUs)
+		}
+		fmt.Fprintf(w, "%-22s %5d %8s %8d %6d %9.0f %8.2f %8.2f %8.2f %8s %7s  %-12s %s\n",
+			r.Name, r.Conns, mode, r.Requests, r.Errors, r.Throughput, r.P50Ms, r.P99Ms, r.MaxMs, cpu, ratio, target, result)
 	}
 	rss := "PASS"
 	if !s.RSSPass {
@@ -376,6 +488,9 @@ func printTable(w io.Writer, s Summary) {
 		ledger = "FAIL: " + strings.Join(s.LedgerProblems, "; ")
 	}
 	fmt.Fprintf(w, "ledger verify after the run: %s\n", ledger)
+	fmt.Fprintln(w, "cpu µs: the server's CPU time per request (user + system, from /proc), steadier than req/s on a busy machine.")
+	fmt.Fprintln(w, "load: closed = each connection sends when answered (throughput; p99 there is queueing, ≥ conns ÷ req/s);")
+	fmt.Fprintln(w, "      N/s = open loop at N requests a second, latency from each request's planned time (p99 targets).")
 	fmt.Fprintln(w, "load generator and server share this machine's CPUs; ratios compare runs on the same machine only.")
 }
 

@@ -3,11 +3,14 @@
 // It seeds a SQLite database in a temporary directory (the demo region plus
 // -merchants approved partners spread over real German postcodes), starts
 // the real app as a child process on loopback (so its peak RSS is its own),
-// and drives it with a bounded, closed-loop load generator: -conns keep-alive
-// connections, each sending its next request when the previous one answered,
-// for -duration per scenario. Every figure is compared with a baseline
-// measured in the same run: a bare Fiber handler in the same child process
-// that reads one SQLite row by primary key.
+// and drives it with a bounded load generator of -conns keep-alive
+// connections for -duration per scenario: closed loop (each connection
+// sends its next request when the previous one answered) for throughput,
+// open loop (a fixed rate, latency from each request's planned time) for the
+// p99 targets; see load in bench/load.go. Every figure is compared with a
+// baseline measured in the same run: a bare Fiber handler in the same child
+// process that reads one SQLite row by primary key (and, for writes, one
+// durable UPDATE + INSERT transaction); open-loop rates are fractions of it.
 //
 // It prints a table and writes a JSON summary (-out) so runs can be compared
 // across commits. New scenarios (claim page, redemption, bulk send) are
@@ -52,7 +55,7 @@ func main() {
 	var o Options
 	flag.DurationVar(&o.Duration, "duration", 5*time.Second, "measuring time per scenario")
 	flag.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each scenario")
-	flag.IntVar(&o.Conns, "conns", 64, "concurrent connections (closed loop)")
+	flag.IntVar(&o.Conns, "conns", 64, "concurrent connections (closed loop; the most in flight in open loop)")
 	flag.IntVar(&o.Merchants, "merchants", 10000, "approved merchants to seed")
 	flag.StringVar(&o.Out, "out", "bench/results/latest.json", "JSON summary to write (empty: none)")
 	flag.StringVar(&o.Only, "only", "", "comma-separated scenario names to run (default: all)")
@@ -107,12 +110,24 @@ func run(ctx context.Context, o Options) error {
 		if sc.Server == "baseline" {
 			base = srv.baselineURL
 		}
-		fmt.Printf("running %-20s %d conns, %s …\n", sc.Name, conns, o.Duration)
-		r, err := load(ctx, base, sc, conns, o.Warmup, o.Duration)
+		rate := 0.0
+		if sc.RateOf > 0 {
+			b := results[sc.Baseline]
+			if b == nil || b.Throughput == 0 {
+				return fmt.Errorf("%s: its baseline %q has not run", sc.Name, sc.Baseline)
+			}
+			rate = sc.RateOf * b.Throughput
+			fmt.Printf("running %-20s open loop at %.0f req/s (%.2f × %s), up to %d conns, %s …\n", sc.Name, rate, sc.RateOf, sc.Baseline, conns, o.Duration)
+		} else {
+			fmt.Printf("running %-20s %d conns, %s …\n", sc.Name, conns, o.Duration)
+		}
+		cpu0 := srv.cpuSeconds()
+		r, err := load(ctx, base, sc, conns, rate, o.Warmup, o.Duration)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if b := results[sc.Baseline]; b != nil && b.Throughput > 0 {
+		r.setServerCPU(srv.cpuSeconds() - cpu0)
+		if b := results[sc.Baseline]; b != nil && b.Throughput > 0 && rate == 0 {
 			r.Baseline = sc.Baseline
 			r.Ratio = r.Throughput / b.Throughput
 		}
@@ -125,7 +140,7 @@ func run(ctx context.Context, o Options) error {
 		}
 	}
 	if o.Only == "" || contains(strings.Split(o.Only, ","), "bulk") { // bench/bulk.go
-		rs, err := benchBulk(ctx, env, srv, fx, o)
+		rs, err := benchBulk(ctx, env, srv, fx, o, results)
 		if err != nil {
 			return fmt.Errorf("bulk: %w", err)
 		}
@@ -252,6 +267,28 @@ func (c *child) stop() {
 			<-done
 		}
 	})
+}
+
+// cpuSeconds is the CPU time (user + system) the child has used so far.
+func (c *child) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name in parentheses; utime and stime
+	// are the 14th and 15th fields, in clock ticks (100 a second on Linux).
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
 }
 
 // peakRSSMB reads the child's high-water mark of resident memory.

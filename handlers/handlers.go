@@ -46,6 +46,7 @@ type Handlers struct {
 	opt    Options
 	csp    string
 	qr     *qrCache
+	cards  *cardCache
 }
 
 // New builds the handlers.
@@ -54,7 +55,7 @@ func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logg
 	if opt.FormActionHosts != "" {
 		csp += " " + opt.FormActionHosts
 	}
-	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048)}
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048), cards: newCardCache(4096)}
 }
 
 // Page is what every HTML page gets: who is logged in, the CSRF token, a

@@ -150,18 +150,26 @@ func (r *Renderer) T(lang, key string, args ...any) string {
 	return msg
 }
 
+// km formats a distance: "1,5 km" in German, "1.5 km" in English.
+func (r *Renderer) km(lang string, d *float64) string {
+	if d == nil {
+		return ""
+	}
+	if lang == "de" {
+		return strings.Replace(fmt.Sprintf("%.1f km", *d), ".", ",", 1)
+	}
+	return fmt.Sprintf("%.1f km", *d)
+}
+
 func (r *Renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
 		"t":     func(key string, args ...any) string { return r.T(lang, key, args...) },
 		"money": func(cents int64, currency string) string { return FormatMoney(lang, cents, currency) },
 		"km": func(d *float64) string {
-			if d == nil {
-				return ""
+			if d == kmSlot {
+				return kmSlotText // a cached card's distance slot (catalog_cards.go)
 			}
-			if lang == "de" {
-				return strings.Replace(fmt.Sprintf("%.1f km", *d), ".", ",", 1)
-			}
-			return fmt.Sprintf("%.1f km", *d)
+			return r.km(lang, d)
 		},
 		"local":      func(t time.Time) time.Time { return t.In(berlin) }, // times on pages are German time, like the till and the report
 		"categories": func() []string { return models.Categories },
