@@ -92,6 +92,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		APIDoc:              apiDoc,
 		HooksAllowHTTP:      cfg.HooksAllowPrivate || cfg.Demo,
 		CreditRefunds:       creditRefundsOrNil(store, sp, log),
+		ClaimPageCacheBytes: cfg.ClaimPageCacheBytes,
 	})
 	a.Metrics = newMetrics(store)
 	a.h = h
@@ -204,6 +205,9 @@ func (a *App) Serve(ctx context.Context) error {
 	<-done
 	return err
 }
+
+// ClaimPageCacheStats reports the cache of rendered claim pages.
+func (a *App) ClaimPageCacheStats() handlers.ClaimPageCacheStats { return a.h.ClaimPageCacheStats() }
 
 // Close releases the database (and the Redis connection).
 func (a *App) Close() error {

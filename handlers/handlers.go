@@ -35,6 +35,9 @@ type Options struct {
 	HooksAllowHTTP bool
 	// CreditRefunds pays refund requests back through Stripe; nil without Stripe.
 	CreditRefunds CreditRefunder
+	// ClaimPageCacheBytes bounds the cache of rendered claimed-voucher
+	// pages (claim_cache.go); 0 switches it off.
+	ClaimPageCacheBytes int
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.
@@ -46,6 +49,7 @@ type Handlers struct {
 	opt    Options
 	csp    string
 	qr     *qrCache
+	claims *claimPageCache
 }
 
 // New builds the handlers.
@@ -54,7 +58,8 @@ func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logg
 	if opt.FormActionHosts != "" {
 		csp += " " + opt.FormActionHosts
 	}
-	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048)}
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048),
+		claims: newClaimPageCache(opt.ClaimPageCacheBytes)}
 }
 
 // Page is what every HTML page gets: who is logged in, the CSRF token, a
