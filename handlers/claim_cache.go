@@ -141,6 +141,14 @@ func (q *claimPageCache) stats() ClaimPageCacheStats {
 // ClaimPageCacheStats reports the claim page cache's use.
 func (h *Handlers) ClaimPageCacheStats() ClaimPageCacheStats { return h.claims.stats() }
 
+// tokenChars are the bytes of base64url (and of UUIDs).
+var tokenChars = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
+
 // tokenSafe reports whether s is written into HTML attributes unchanged
 // (the CSRF tokens are base64url or, from before, UUIDs), so putting it
 // between the cached parts gives exactly what the template would have.
@@ -149,8 +157,7 @@ func tokenSafe(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !tokenChars[s[i]] {
 			return false
 		}
 	}
