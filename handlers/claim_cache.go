@@ -106,9 +106,21 @@ func (q *claimPageCache) get(key claimKey, v models.ClaimPageVersion) ([][]byte,
 // request memory.
 func (q *claimPageCache) put(key claimKey, v models.ClaimPageVersion, page []byte) [][]byte {
 	parts := bytes.Split(page, q.sentinel)
-	size := len(page) - (len(parts)-1)*len(q.sentinel) + len(key.token) + claimEntryOverhead
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	size := n + len(key.token) + len(parts)*24 + claimEntryOverhead
 	if size > q.max/4 {
 		return parts // one page must not push out most others
+	}
+	// The kept copy is exactly as large as counted (the render buffer has
+	// grown by doubling).
+	buf := make([]byte, 0, n)
+	for i, p := range parts {
+		start := len(buf)
+		buf = append(buf, p...)
+		parts[i] = buf[start:len(buf):len(buf)]
 	}
 	e := &claimEntry{key: key, version: v, parts: parts, size: size, stored: q.now()}
 	q.mu.Lock()

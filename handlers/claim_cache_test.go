@@ -30,7 +30,7 @@ func TestTokenSafe(t *testing.T) {
 func TestClaimPageCacheLRU(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	q := newClaimPageCache(4 * (1000 + claimEntryOverhead + 8))
+	q := newClaimPageCache(4 * (1000 + 8 + 2*24 + claimEntryOverhead)) // four pages of two parts
 	q.now = func() time.Time { return now }
 	page := func(n byte) []byte {
 		b := bytes.Repeat([]byte{'a' + n}, 500)
