@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"trostpflaster/handlers"
 	"trostpflaster/models"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// SettlementMinCents (SETTLEMENT_MIN_CENTS, default 1000): smaller
 	// payables wait for the next settlement run.
 	SettlementMinCents int64
+	// ClaimPageCacheBytes (CLAIM_PAGE_CACHE_BYTES, default 8 MiB) bounds
+	// the in-memory cache of rendered claimed-voucher pages; 0 switches it
+	// off.
+	ClaimPageCacheBytes int
 }
 
 // IsSQLite reports whether the embedded database is used.
@@ -90,6 +95,7 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 		HooksAllowPrivate:   get("WEBHOOKS_ALLOW_PRIVATE", "") == "1",
 		RetentionDays:       models.DefaultRetentionDays,
 		SettlementMinCents:  1000,
+		ClaimPageCacheBytes: handlers.DefaultClaimPageCacheBytes,
 	}
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -142,6 +148,14 @@ func LoadConfig(getenv func(string) string, demo bool) (Config, error) {
 			problems = append(problems, "RETENTION_DAYS must be a number of days from 1 to 3650")
 		} else {
 			c.RetentionDays = n
+		}
+	}
+	if cb := get("CLAIM_PAGE_CACHE_BYTES", ""); cb != "" {
+		var n int
+		if _, err := fmt.Sscanf(cb, "%d", &n); err != nil || n < 0 || n > 1<<30 {
+			problems = append(problems, "CLAIM_PAGE_CACHE_BYTES must be a number of bytes from 0 (off) to 1073741824")
+		} else {
+			c.ClaimPageCacheBytes = n
 		}
 	}
 	if c.RedisURL != "" {

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"hash"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,6 +32,9 @@ type csrfTokens struct {
 	ttl    time.Duration
 	now    func() time.Time
 	legacy fiber.Storage
+	// macs reuses HMAC states keyed with key: every page view without a
+	// token cookie signs a new one.
+	macs sync.Pool
 }
 
 const (
@@ -43,13 +48,18 @@ var csrfOK = []byte{'+'}
 func newCSRFTokens(secret []byte, ttl time.Duration, legacy fiber.Storage) *csrfTokens {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("csrf-token\x00"))
-	return &csrfTokens{key: m.Sum(nil), ttl: ttl, now: time.Now, legacy: legacy}
+	t := &csrfTokens{key: m.Sum(nil), ttl: ttl, now: time.Now, legacy: legacy}
+	t.macs.New = func() any { return hmac.New(sha256.New, t.key) }
+	return t
 }
 
 func (t *csrfTokens) mac(body []byte) []byte {
-	m := hmac.New(sha256.New, t.key)
+	m := t.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(body)
-	return m.Sum(nil)[:csrfMACLen]
+	sum := m.Sum(make([]byte, 0, sha256.Size))[:csrfMACLen]
+	t.macs.Put(m)
+	return sum
 }
 
 // Generate is the middleware's KeyGenerator.

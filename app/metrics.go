@@ -192,7 +192,7 @@ func (m *Metrics) Middleware(c *fiber.Ctx) error {
 		route = routeOther
 	}
 	method := methodLabel(c.Method())
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
+	m.requests.WithLabelValues(method, route, statusClass(status)).Observe(time.Since(start).Seconds())
 	if ch, ok := redemptionRoutes[route]; ok && method == fiber.MethodPost {
 		m.redemptions.WithLabelValues(ch, redemptionResult(ch, status)).Inc()
 	}
@@ -203,6 +203,16 @@ func (m *Metrics) Middleware(c *fiber.Ctx) error {
 // points into Fiber's reused request buffer, and a label value is kept by
 // the registry, so passing it on would let later requests overwrite the
 // label ("GET" turning into "GETT"); unknown methods are one label.
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// statusClass is the status label ("2xx"), without formatting it per request.
+func statusClass(status int) string {
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		return statusClasses[c]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
 func methodLabel(m string) string {
 	for _, known := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
 		fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions} {

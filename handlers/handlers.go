@@ -35,6 +35,9 @@ type Options struct {
 	HooksAllowHTTP bool
 	// CreditRefunds pays refund requests back through Stripe; nil without Stripe.
 	CreditRefunds CreditRefunder
+	// ClaimPageCacheBytes bounds the cache of rendered claimed-voucher
+	// pages (claim_cache.go); 0 switches it off.
+	ClaimPageCacheBytes int
 }
 
 // Handlers holds the dependencies of every route handler; it is built once.
@@ -47,6 +50,7 @@ type Handlers struct {
 	csp    string
 	qr     *qrCache
 	cards  *cardCache
+	claims *claimPageCache
 }
 
 // New builds the handlers.
@@ -55,7 +59,8 @@ func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logg
 	if opt.FormActionHosts != "" {
 		csp += " " + opt.FormActionHosts
 	}
-	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048), cards: newCardCache(4096)}
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048),
+		cards: newCardCache(4096), claims: newClaimPageCache(opt.ClaimPageCacheBytes)}
 }
 
 // Page is what every HTML page gets: who is logged in, the CSRF token, a

@@ -214,17 +214,25 @@ func FormatMoney(lang string, cents int64, currency string) string {
 // render executes a page into a buffer first, so a template error becomes a
 // clean 500 instead of half a page.
 func (h *Handlers) render(c *fiber.Ctx, status int, page string, data any) error {
-	lang := langOf(c)
-	t, ok := h.r.pages[lang][page]
+	b, err := h.renderBytes(c, page, data)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(b)
+}
+
+// renderBytes executes a page in the request's language.
+func (h *Handlers) renderBytes(c *fiber.Ctx, page string, data any) ([]byte, error) {
+	t, ok := h.r.pages[langOf(c)][page]
 	if !ok {
-		return fmt.Errorf("no template %q", page)
+		return nil, fmt.Errorf("no template %q", page)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
-		return fmt.Errorf("render %s: %w", page, err)
+		return nil, fmt.Errorf("render %s: %w", page, err)
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).Send(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // RenderMail renders mail/NAME.txt: the first line is "Subject: …", then a

@@ -36,17 +36,103 @@ type voucherPage struct {
 // ClaimPage is the recipient's link: before the claim it offers the
 // partner(s); afterwards it is the voucher itself (code, QR, balance,
 // expiry, how to redeem). ?print=1 is the print view.
+//
+// The claimed voucher, the busiest page, is served from the claim page
+// cache (claim_cache.go) while the gift's version — one small query — is
+// the one it was rendered at; only the visitor's CSRF token is put in.
+// Pages that vary otherwise (a session, a flash message, another query)
+// are rendered as before.
 func (h *Handlers) ClaimPage(c *fiber.Ctx) error {
 	claimHeaders(c)
-	token := strings.Clone(c.Params("token"))
+	token := c.Params("token") // request memory: cloned only where it is kept (the cache key)
+	key, csrf, cacheable := h.claimPageKey(c, token)
+	var ver models.ClaimPageVersion
+	if cacheable {
+		v, err := h.store.ClaimPageVersionOf(c.UserContext(), token)
+		if errors.Is(err, models.ErrNotFound) {
+			return err // as ClaimPageGift would answer
+		}
+		if cacheable = err == nil && v.Voucher(h.store.Now()); cacheable {
+			if parts, ok := h.claims.get(key, v); ok {
+				return sendClaimPage(c, parts, csrf)
+			}
+			ver = v
+		}
+	}
 	g, err := h.store.ClaimPageGift(c.UserContext(), token)
 	if err != nil {
 		return err
 	}
-	return h.renderVoucher(c, fiber.StatusOK, g, token, nil)
+	// The version was read before the gift, so the page is at least as new
+	// as the version it is stored under; a later change misses.
+	if !cacheable || g.ID != ver.GiftID || g.Merchant == nil || g.CodeHash == nil {
+		return h.renderVoucher(c, fiber.StatusOK, g, token, nil)
+	}
+	p, err := h.voucherPage(c, g, token, nil)
+	if err != nil {
+		return err
+	}
+	p.CSRF = string(h.claims.sentinel)
+	page, err := h.renderBytes(c, "voucher", p)
+	if err != nil {
+		return err
+	}
+	key.token = strings.Clone(token)
+	return sendClaimPage(c, h.claims.put(key, ver, page), csrf)
 }
 
-func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token string, err error) error {
+// claimPageKey tells whether this request's claim page may come from the
+// cache, and under which key: a GET of exactly /c/TOKEN or
+// /c/TOKEN?print=1 (so the page's links and language switch target are
+// functions of the key), without a session cookie (no user, no menu) or a
+// flash message, with a CSRF token that appears in HTML unchanged.
+func (h *Handlers) claimPageKey(c *fiber.Ctx, token string) (claimKey, string, bool) {
+	if !h.claims.enabled() || c.Cookies(cookieSession) != "" || c.Cookies(cookieFlash) != "" || c.Locals(localUser) != nil {
+		return claimKey{}, "", false
+	}
+	csrf, _ := c.Locals(localCSRF).(string)
+	if !tokenSafe(csrf) || !tokenSafe(token) {
+		return claimKey{}, "", false
+	}
+	var print bool
+	switch q := c.Request().URI().QueryString(); string(q) {
+	case "":
+	case "print=1":
+		print = true
+	default:
+		return claimKey{}, "", false
+	}
+	path, orig := c.Path(), c.OriginalURL()
+	if len(path) != len("/c/")+len(token) || path[:3] != "/c/" || path[3:] != token ||
+		!strings.HasPrefix(orig, path) || (orig[len(path):] != "" && orig[len(path):] != "?print=1") {
+		return claimKey{}, "", false
+	}
+	lang := langOf(c)
+	for _, l := range Languages {
+		if l == lang {
+			return claimKey{token: token, lang: l, print: print}, csrf, true
+		}
+	}
+	return claimKey{}, "", false
+}
+
+// sendClaimPage writes a cached claim page with the visitor's CSRF token,
+// as render would (the claim headers are already set).
+func sendClaimPage(c *fiber.Ctx, parts [][]byte, csrf string) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Status(fiber.StatusOK)
+	res := c.Response()
+	res.ResetBody()
+	for i, p := range parts {
+		if i > 0 {
+			res.AppendBodyString(csrf)
+		}
+		res.AppendBody(p)
+	}
+	return nil
+}
+
+func (h *Handlers) voucherPage(c *fiber.Ctx, g *models.Gift, token string, err error) (voucherPage, error) {
 	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Token: token, Print: c.Query("print") == "1"}
 	if g.Merchant != nil {
 		// Claimed: the voucher shows its partner only (the offers are not
@@ -59,9 +145,17 @@ func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token
 		p.Code = h.store.VoucherCode(g)
 		qr, qerr := h.qr.dataURL(p.Code)
 		if qerr != nil {
-			return qerr
+			return p, qerr
 		}
 		p.QR = qr
+	}
+	return p, nil
+}
+
+func (h *Handlers) renderVoucher(c *fiber.Ctx, status int, g *models.Gift, token string, err error) error {
+	p, perr := h.voucherPage(c, g, token, err)
+	if perr != nil {
+		return perr
 	}
 	return h.render(c, status, "voucher", p)
 }

@@ -9,12 +9,18 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+const kvGetSQL = "SELECT value FROM kv WHERE key = ? AND (expires_at = 0 OR expires_at > ?) LIMIT 1"
+
 // KVGet returns a value, or nil when missing or expired.
 func (s *Store) KVGet(ctx context.Context, key string) ([]byte, error) {
 	// Read on every claim-link and voucher-code request (FailureLimit):
-	// one statement, no reflection.
+	// one prepared statement, no GORM.
+	st, err := s.kvGet.get(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	var v []byte
-	err := s.db.WithContext(ctx).Raw("SELECT value FROM kv WHERE key = ? AND (expires_at = 0 OR expires_at > ?) LIMIT 1", key, s.Now().Unix()).Row().Scan(&v)
+	err = st.QueryRowContext(ctx, key, s.Now().Unix()).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

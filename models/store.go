@@ -8,6 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"hash"
+	"io"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -34,6 +37,11 @@ type Store struct {
 	writer chan struct{}
 	// owner marks the job leases this Store takes (models/jobs.go).
 	owner string
+	// macs holds HMAC-SHA256 states keyed with secret (keyedHash).
+	macs sync.Pool
+	// claimVersion is the claim page's version look-up (claimpage.go),
+	// kvGet the read of KVGet.
+	claimVersion, kvGet preparedStmt
 }
 
 // writerWait bounds the wait for the write queue, like busy_timeout.
@@ -63,6 +71,8 @@ func NewStore(db *gorm.DB, opts StoreOptions) *Store {
 		panic("bcrypt: " + err.Error()) // only with an invalid cost, a programming error
 	}
 	st := &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy, catIndex: &catalogIndex{}, owner: newToken(15)}
+	st.macs.New = func() any { return hmac.New(sha256.New, st.secret) }
+	st.claimVersion.query, st.kvGet.query = claimPageVersionSQL, kvGetSQL
 	if db.Dialector.Name() == "sqlite" {
 		st.writer = make(chan struct{}, 1)
 	}
@@ -112,12 +122,17 @@ func newToken(n int) string {
 
 // keyedHash is HMAC-SHA256(secret, purpose || value), hex encoded. Purpose
 // separates domains so a session hash is never valid as a reset hash.
+// Keyed HMACs are reused (macs): every claim-link request hashes its token.
 func (s *Store) keyedHash(purpose, value string) string {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(purpose))
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, purpose)
 	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil))
+	io.WriteString(m, value)
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(m.Sum(sum[:0]))
+	s.macs.Put(m)
+	return out
 }
 
 // notFound turns GORM's record-not-found into ErrNotFound and passes other
