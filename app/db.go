@@ -225,6 +225,24 @@ func migrations() []*gormigrate.Migration {
 				return tx.Migrator().AutoMigrate(&models.Mail{}, &models.WebhookDelivery{}, &models.JobLease{})
 			},
 		},
+		{
+			// The job queues are read in due order (models.claimDue):
+			// without an index on (status, next_attempt, id) each claim of
+			// 20 mails scanned and sorted every queued mail, 20,000 of them
+			// during a bulk send, inside the write lock.
+			ID: "0015_job_due_index",
+			Migrate: func(tx *gorm.DB) error {
+				for _, q := range []string{
+					"CREATE INDEX IF NOT EXISTS idx_mails_due ON mails (status, next_attempt, id)",
+					"CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_due ON webhook_deliveries (status, next_attempt, id)",
+				} {
+					if err := tx.Exec(q).Error; err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		},
 	}
 }
 

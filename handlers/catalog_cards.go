@@ -42,7 +42,7 @@ var kmSlot = new(float64)
 const kmSlotText = "tp-distance-slot-5c0f1e"
 
 func newCardCache(max int) *cardCache {
-	return &cardCache{m: make(map[cardKey]cardParts, max), max: max}
+	return &cardCache{m: map[cardKey]cardParts{}, max: max}
 }
 
 // cardFingerprint hashes what merchant_card shows of m.

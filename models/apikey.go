@@ -61,7 +61,10 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, secret string) (*APIKey,
 	}
 	now := s.Now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
-		s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", k.ID).Update("last_used_at", now)
+		// Best effort (the key is valid either way), through the write queue.
+		_ = s.tx(ctx, func(tx *gorm.DB) error {
+			return tx.Model(&APIKey{}).Where("id = ?", k.ID).Update("last_used_at", now).Error
+		})
 	}
 	return &k, nil
 }

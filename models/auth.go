@@ -57,10 +57,12 @@ func (s *Store) CreateSession(ctx context.Context, userID uint, ip, userAgent st
 		ip = ip[:64]
 	}
 	now := s.Now()
-	err := s.db.WithContext(ctx).Create(&Session{
-		TokenHash: s.keyedHash("session", token), UserID: userID, IP: ip,
-		UserAgent: strings.ToValidUTF8(userAgent, ""), ExpiresAt: now.Add(SessionTTL), LastSeenAt: now,
-	}).Error
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Create(&Session{
+			TokenHash: s.keyedHash("session", token), UserID: userID, IP: ip,
+			UserAgent: strings.ToValidUTF8(userAgent, ""), ExpiresAt: now.Add(SessionTTL), LastSeenAt: now,
+		}).Error
+	})
 	return token, err
 }
 
@@ -87,7 +89,9 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 
 // DeleteSession ends one session (log-out).
 func (s *Store) DeleteSession(ctx context.Context, token string) error {
-	return s.db.WithContext(ctx).Where("token_hash = ?", s.keyedHash("session", token)).Delete(&Session{}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Where("token_hash = ?", s.keyedHash("session", token)).Delete(&Session{}).Error
+	})
 }
 
 // PasswordChange is the input of ChangePassword.

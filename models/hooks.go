@@ -223,9 +223,11 @@ func (s *Store) ReleaseHookDeliveries(ctx context.Context, ids []uint) error {
 // HookDelivered records a 2xx answer.
 func (s *Store) HookDelivered(ctx context.Context, id uint, status int) error {
 	now := s.Now()
-	return s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("id = ?", id).Updates(map[string]any{
-		"status": HookDeliveryDone, "delivered_at": now, "locked_until": nil, "locked_by": "", "last_status": status,
-		"attempts": gorm.Expr("attempts + 1"), "last_error": ""}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&WebhookDelivery{}).Where("id = ?", id).Updates(map[string]any{
+			"status": HookDeliveryDone, "delivered_at": now, "locked_until": nil, "locked_by": "", "last_status": status,
+			"attempts": gorm.Expr("attempts + 1"), "last_error": ""}).Error
+	})
 }
 
 // HookFailed records a failed attempt and schedules the next one (30 s, 1 min,
@@ -245,7 +247,9 @@ func (s *Store) HookFailed(ctx context.Context, d WebhookDelivery, status int, c
 		}
 		upd["next_attempt"] = s.Now().Add(backoff)
 	}
-	return s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("id = ?", d.ID).Updates(upd).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&WebhookDelivery{}).Where("id = ?", d.ID).Updates(upd).Error
+	})
 }
 
 // HookDeliveries is the company's delivery log, newest first.

@@ -72,8 +72,10 @@ func (s *Store) releaseJobs(ctx context.Context, model any, queued string, ids [
 	if len(ids) == 0 {
 		return nil
 	}
-	return s.db.WithContext(ctx).Model(model).Where("id IN ? AND status = ? AND locked_by = ?", ids, queued, s.owner).
-		Updates(map[string]any{"locked_until": nil, "locked_by": ""}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(model).Where("id IN ? AND status = ? AND locked_by = ?", ids, queued, s.owner).
+			Updates(map[string]any{"locked_until": nil, "locked_by": ""}).Error
+	})
 }
 
 // NewLeaseHolder returns a fresh holder id for AcquireLease: one per run, so

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -33,23 +34,31 @@ func (s *Store) KVSet(ctx context.Context, key string, val []byte, ttl time.Dura
 	if ttl > 0 {
 		exp = s.Now().Add(ttl).Unix()
 	}
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "key"}},
-		DoUpdates: clause.AssignmentColumns([]string{"value", "expires_at"}),
-	}).Create(&KV{Key: key, Value: val, ExpiresAt: exp}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "key"}},
+			DoUpdates: clause.AssignmentColumns([]string{"value", "expires_at"}),
+		}).Create(&KV{Key: key, Value: val, ExpiresAt: exp}).Error
+	})
 }
 
 // KVDelete removes a key.
 func (s *Store) KVDelete(ctx context.Context, key string) error {
-	return s.db.WithContext(ctx).Where("key = ?", key).Delete(&KV{}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Where("key = ?", key).Delete(&KV{}).Error
+	})
 }
 
 // KVReset removes every key.
 func (s *Store) KVReset(ctx context.Context) error {
-	return s.db.WithContext(ctx).Where("1 = 1").Delete(&KV{}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Where("1 = 1").Delete(&KV{}).Error
+	})
 }
 
 // KVSweep deletes expired keys; the worker calls it now and then.
 func (s *Store) KVSweep(ctx context.Context) error {
-	return s.db.WithContext(ctx).Where("expires_at > 0 AND expires_at <= ?", s.Now().Unix()).Delete(&KV{}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Where("expires_at > 0 AND expires_at <= ?", s.Now().Unix()).Delete(&KV{}).Error
+	})
 }

@@ -56,8 +56,10 @@ func (s *Store) ReleaseMails(ctx context.Context, ids []uint) error {
 // MailDelivered marks a claimed mail as sent.
 func (s *Store) MailDelivered(ctx context.Context, id uint) error {
 	now := s.Now()
-	return s.db.WithContext(ctx).Model(&Mail{}).Where("id = ?", id).
-		Updates(map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "locked_by": "", "attempts": gorm.Expr("attempts + 1")}).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&Mail{}).Where("id = ?", id).
+			Updates(map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "locked_by": "", "attempts": gorm.Expr("attempts + 1")}).Error
+	})
 }
 
 // MailFailed records a failed attempt and schedules a retry with exponential
@@ -79,7 +81,9 @@ func (s *Store) MailFailed(ctx context.Context, m Mail, cause error) error {
 		}
 		upd["next_attempt"] = s.Now().Add(backoff)
 	}
-	return s.db.WithContext(ctx).Model(&Mail{}).Where("id = ?", m.ID).Updates(upd).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&Mail{}).Where("id = ?", m.ID).Updates(upd).Error
+	})
 }
 
 // RecentMails lists the newest mails (the dev mailbox page).

@@ -257,7 +257,9 @@ func (s *Store) FinishStripeEvent(ctx context.Context, id uint, result string, p
 	if flag {
 		upd["flagged"] = true
 	}
-	return s.db.WithContext(ctx).Model(&StripeEvent{}).Where("id = ?", id).Updates(upd).Error
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&StripeEvent{}).Where("id = ?", id).Updates(upd).Error
+	})
 }
 
 // StripeEventByID returns a stored event by Stripe's event id.
