@@ -391,7 +391,11 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			return ErrBalanceTooLow
 		}
 		after.UpdatedAt = now
-		if err := tx.Create(&r).Error; err != nil {
+		if r.ID, err = insertID(tx, "INSERT INTO redemptions (public_id, gift_id, merchant_id, amount_cents, commission_cents, currency, "+
+			"reference, basket_cents, new_customer, idempotency_key, request_hash, by_user_id, by_api_key_id, created_at) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+			r.PublicID, r.GiftID, r.MerchantID, r.AmountCents, r.CommissionCents, r.Currency,
+			r.Reference, r.BasketCents, r.NewCustomer, r.IdempotencyKey, r.RequestHash, r.ByUserID, r.ByAPIKeyID, r.CreatedAt); err != nil {
 			return err
 		}
 		postings := []Posting{{Account: AccountVoucher(g.ID), Amount: -in.AmountCents},
