@@ -32,8 +32,8 @@ func audit(tx *gorm.DB, a Actor, action, subjectType string, subjectID *uint, de
 	}
 	// Fixed SQL rather than Create: most write transactions end here
 	// (see rawsql.go).
-	return tx.Exec("INSERT INTO audit_logs (actor_kind, actor_id, action, subject_type, subject_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		a.Kind, a.ID, action, subjectType, subjectID, d, tx.NowFunc()).Error
+	return rawExec(tx, "INSERT INTO audit_logs (actor_kind, actor_id, action, subject_type, subject_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		a.Kind, a.ID, action, subjectType, subjectID, d, tx.NowFunc())
 }
 
 func ptr[T any](v T) *T { return &v }

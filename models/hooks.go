@@ -153,8 +153,23 @@ func (s *Store) SendTestHook(ctx context.Context, companyID uint, publicID strin
 func (s *Store) emitHook(tx *gorm.DB, companyID uint, eventType string, data map[string]any) error {
 	// Only the ids: a delivery needs no more of its endpoint, and most
 	// companies have none (one plain statement in every redemption).
+	rows, err := rawQuery(tx, "SELECT id FROM webhook_endpoints WHERE company_id = ?", companyID)
+	if err != nil {
+		return err
+	}
 	var ids []uint
-	if err := tx.Raw("SELECT id FROM webhook_endpoints WHERE company_id = ?", companyID).Scan(&ids).Error; err != nil {
+	for rows.Next() {
+		var id uint
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -123,7 +123,7 @@ func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 		q.WriteString("(?, ?, ?, ?)")
 		args = append(args, lt.ID, id, p.Amount, b.Currency)
 	}
-	if err := tx.Exec(q.String(), args...).Error; err != nil { // one INSERT for all entries
+	if err := rawExec(tx, q.String(), args...); err != nil { // one INSERT for all entries
 		return nil, err
 	}
 	return &lt, nil
@@ -136,9 +136,9 @@ func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 // take the long way to tell which.
 func (s *Store) post(tx *gorm.DB, p Posting, currency string, now time.Time) (uint, error) {
 	var id uint
-	rows, err := tx.Raw("UPDATE ledger_accounts SET balance = balance + ?, updated_at = ? "+
+	rows, err := rawQuery(tx, "UPDATE ledger_accounts SET balance = balance + ?, updated_at = ? "+
 		"WHERE code = ? AND currency = ? AND (allow_negative OR balance + ? >= 0) RETURNING id",
-		p.Amount, now, p.Account, currency, p.Amount).Rows()
+		p.Amount, now, p.Account, currency, p.Amount)
 	if err != nil {
 		return 0, err
 	}

@@ -348,12 +348,12 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		// The guard: the balance moves only if it covers the amount, and the
 		// new balance and status come back from the same statement.
-		rows, err := tx.Raw("UPDATE gifts SET balance_cents = balance_cents - ?, "+
+		rows, err := rawQuery(tx, "UPDATE gifts SET balance_cents = balance_cents - ?, "+
 			"status = CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END, updated_at = ? "+
 			"WHERE id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN (?, ?) AND expires_at > ? "+
 			"RETURNING balance_cents, status",
 			in.AmountCents, in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed, now,
-			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now).Rows()
+			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now)
 		if err != nil {
 			return err
 		}
