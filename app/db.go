@@ -1,6 +1,7 @@
 package app
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
@@ -45,16 +46,17 @@ func OpenDB(cfg Config, log *slog.Logger) (*gorm.DB, error) {
 		}
 		// SQLite parses and plans every statement afresh unless it is
 		// prepared; for the claim page's join that was a third of its time.
-		// GORM keeps prepared statements per SQL text (LRU-bounded, so
-		// queries with varying IN lists cannot grow it without limit).
-		gcfg.PrepareStmt, gcfg.PrepareStmtMaxSize, gcfg.PrepareStmtTTL = true, 512, time.Hour
-		db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gcfg)
+		// stmtPool keeps prepared statements per SQL text (LRU-bounded, so
+		// queries with varying IN lists cannot grow it without limit) and,
+		// unlike GORM's PrepareStmt, reuses them inside transactions.
+		sqlDB, err := sql.Open(sqlite.DriverName, sqliteDSN(path))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		sqlDB, err := db.DB()
+		db, err := gorm.Open(sqlite.New(sqlite.Config{Conn: newStmtPool(sqlDB, 512)}), gcfg)
 		if err != nil {
-			return nil, err
+			sqlDB.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 		// Writers queue on SQLite's lock (busy_timeout); a modest pool keeps
 		// readers concurrent under WAL.

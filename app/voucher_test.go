@@ -261,6 +261,129 @@ func TestConcurrentRedemptions(t *testing.T) {
 	}
 }
 
+// Tills redeem from several vouchers at once, so on SQLite their
+// redemptions share group commits with ones that fail: balance too low
+// (409), another partner's key (404), an idempotency key reused with a
+// different request (409) next to its replays (the same answer). Every 201
+// is stored exactly once with its audit row, failures leave nothing, and
+// the books balance.
+func TestConcurrentRedemptionsOnSeveralVouchers(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			e := newVoucherEnv(t, d)
+			type voucher struct {
+				g    *models.Gift
+				code string
+			}
+			var vs []voucher
+			for _, cents := range []int64{10_00, 10_00, 5_00, 50_00} {
+				g, token := e.gift(t, cents, e.cafe)
+				vs = append(vs, voucher{g, e.claim(t, token, e.cafe)})
+			}
+			type answer struct {
+				voucher, status int
+				id              string
+				cents           int64
+			}
+			var mu sync.Mutex
+			var answers []answer
+			var wg sync.WaitGroup
+			post := func(v int, key, idem string, cents int64) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res := e.call(t, key, "POST", "/api/v1/vouchers/"+vs[v].code+"/redemptions", idem, redeemBody(cents))
+					var out struct{ ID string }
+					json.Unmarshal([]byte(res.Body), &out)
+					mu.Lock()
+					answers = append(answers, answer{v, res.Status, out.ID, cents})
+					mu.Unlock()
+				}()
+			}
+			foreign := map[int]int{}
+			for i := 0; i < 25; i++ {
+				for v := 0; v < 3; v++ {
+					post(v, e.cafeKey, fmt.Sprintf("v%d-%d", v, i), 1_00)
+				}
+				if i%5 == 0 {
+					post(i%3, e.bakeryKey, fmt.Sprintf("foreign-%d", i), 1_00)
+					foreign[i%3]++
+				}
+				if i%2 == 0 {
+					post(3, e.cafeKey, "shared", 2_00+int64(i%4)*50) // 2,00 € or 3,00 €
+				}
+			}
+			wg.Wait()
+
+			created := map[string]answer{}
+			statuses := map[int]map[int]int{}
+			shared := map[int64][]answer{}
+			for _, a := range answers {
+				if statuses[a.voucher] == nil {
+					statuses[a.voucher] = map[int]int{}
+				}
+				statuses[a.voucher][a.status]++
+				if a.voucher == 3 {
+					shared[a.cents] = append(shared[a.cents], a)
+				} else if a.status == 201 {
+					if _, dup := created[a.id]; dup || a.id == "" {
+						t.Fatalf("redemption id %q answered twice", a.id)
+					}
+					created[a.id] = a
+				}
+			}
+			for v, want := range []int{10, 10, 5} {
+				if statuses[v][201] != want || statuses[v][409] != 25-want || statuses[v][404] != foreign[v] || len(statuses[v]) != 3 {
+					t.Fatalf("voucher %d: statuses %v", v, statuses[v])
+				}
+			}
+			// The shared key: one request body won, its replays got its
+			// redemption, the other body got 409.
+			var stored []models.Redemption
+			e.a.DB.Where("gift_id = ?", vs[3].g.ID).Find(&stored)
+			if len(stored) != 1 {
+				t.Fatalf("shared key stored %d times", len(stored))
+			}
+			for cents, as := range shared {
+				for _, a := range as {
+					if cents == stored[0].AmountCents && (a.status != 201 || a.id != stored[0].PublicID) ||
+						cents != stored[0].AmountCents && a.status != 409 {
+						t.Fatalf("shared key, %d cents (stored %d): %d %s", cents, stored[0].AmountCents, a.status, a.id)
+					}
+				}
+			}
+			created[stored[0].PublicID] = answer{voucher: 3, status: 201, id: stored[0].PublicID, cents: stored[0].AmountCents}
+
+			for v, vc := range vs {
+				var rs []models.Redemption
+				e.a.DB.Where("gift_id = ?", vc.g.ID).Find(&rs)
+				var sum int64
+				for _, r := range rs {
+					if a, ok := created[r.PublicID]; !ok || a.voucher != v || a.cents != r.AmountCents {
+						t.Fatalf("voucher %d: stored redemption %s (%d cents) was not answered 201", v, r.PublicID, r.AmountCents)
+					}
+					sum += r.AmountCents
+				}
+				var audits int64
+				e.a.DB.Model(&models.AuditLog{}).Where("action = ? AND subject_id = ?", "voucher.redeemed", vc.g.ID).Count(&audits)
+				var after models.Gift
+				e.a.DB.First(&after, vc.g.ID)
+				if int(audits) != len(rs) || after.BalanceCents != vc.g.AmountCents-sum {
+					t.Fatalf("voucher %d: %d redemptions, %d audit rows, balance %d of %d after %d", v, len(rs), audits, after.BalanceCents, vc.g.AmountCents, sum)
+				}
+			}
+			var total int64
+			e.a.DB.Model(&models.Redemption{}).Count(&total)
+			if int(total) != len(created) {
+				t.Fatalf("%d redemptions stored, %d answered 201", total, len(created))
+			}
+			verifyLedger(t, e.a.Store)
+		})
+	}
+}
+
 func TestFailedLookupsAreRateLimited(t *testing.T) {
 	t.Parallel()
 	e := newVoucherEnv(t, "sqlite")

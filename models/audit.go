@@ -30,8 +30,10 @@ func audit(tx *gorm.DB, a Actor, action, subjectType string, subjectID *uint, de
 		}
 		d = string(b)
 	}
-	return tx.Create(&AuditLog{ActorKind: a.Kind, ActorID: a.ID, Action: action,
-		SubjectType: subjectType, SubjectID: subjectID, Detail: d}).Error
+	// Fixed SQL rather than Create: most write transactions end here
+	// (see rawsql.go).
+	return rawExec(tx, "INSERT INTO audit_logs (actor_kind, actor_id, action, subject_type, subject_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		a.Kind, a.ID, action, subjectType, subjectID, d, tx.NowFunc())
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -151,12 +151,29 @@ func (s *Store) SendTestHook(ctx context.Context, companyID uint, publicID strin
 // transaction of the change it reports (so an event is sent if and only if
 // the change happened).
 func (s *Store) emitHook(tx *gorm.DB, companyID uint, eventType string, data map[string]any) error {
-	var es []WebhookEndpoint
-	if err := tx.Where("company_id = ?", companyID).Find(&es).Error; err != nil {
+	// Only the ids: a delivery needs no more of its endpoint, and most
+	// companies have none (one plain statement in every redemption).
+	rows, err := rawQuery(tx, "SELECT id FROM webhook_endpoints WHERE company_id = ?", companyID)
+	if err != nil {
 		return err
 	}
-	for _, e := range es {
-		if err := s.queueHook(tx, e, eventType, data); err != nil {
+	var ids []uint
+	for rows.Next() {
+		var id uint
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.queueHook(tx, WebhookEndpoint{ID: id, CompanyID: companyID}, eventType, data); err != nil {
 			return err
 		}
 	}

@@ -100,19 +100,30 @@ func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 		}
 		lt.IdempotencyKey = &b.IdempotencyKey
 	}
-	if err := tx.Create(&lt).Error; err != nil {
+	// Fixed SQL rather than Create: every redemption books here, inside
+	// SQLite's write lock (see rawsql.go).
+	lt.CreatedAt = tx.NowFunc()
+	var err error
+	if lt.ID, err = insertID(tx, "INSERT INTO ledger_transactions (kind, idempotency_key, memo, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+		lt.Kind, lt.IdempotencyKey, lt.Memo, lt.CreatedAt); err != nil {
 		return nil, notFound(err)
 	}
 	now := s.Now()
-	entries := make([]LedgerEntry, 0, len(b.Postings))
-	for _, p := range b.Postings {
+	var q strings.Builder
+	q.WriteString("INSERT INTO ledger_entries (transaction_id, account_id, amount, currency) VALUES ")
+	args := make([]any, 0, 4*len(b.Postings))
+	for i, p := range b.Postings {
 		id, err := s.post(tx, p, b.Currency, now)
 		if err != nil {
 			return nil, err
 		}
-		entries = append(entries, LedgerEntry{TransactionID: lt.ID, AccountID: id, Amount: p.Amount, Currency: b.Currency})
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?)")
+		args = append(args, lt.ID, id, p.Amount, b.Currency)
 	}
-	if err := tx.Create(&entries).Error; err != nil { // one INSERT for all entries
+	if err := rawExec(tx, q.String(), args...); err != nil { // one INSERT for all entries
 		return nil, err
 	}
 	return &lt, nil
@@ -125,9 +136,9 @@ func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 // take the long way to tell which.
 func (s *Store) post(tx *gorm.DB, p Posting, currency string, now time.Time) (uint, error) {
 	var id uint
-	rows, err := tx.Raw("UPDATE ledger_accounts SET balance = balance + ?, updated_at = ? "+
+	rows, err := rawQuery(tx, "UPDATE ledger_accounts SET balance = balance + ?, updated_at = ? "+
 		"WHERE code = ? AND currency = ? AND (allow_negative OR balance + ? >= 0) RETURNING id",
-		p.Amount, now, p.Account, currency, p.Amount).Rows()
+		p.Amount, now, p.Account, currency, p.Amount)
 	if err != nil {
 		return 0, err
 	}

@@ -29,12 +29,13 @@ type Store struct {
 	dummyHash []byte
 	// catIndex is the catalog's in-memory search index (catalog_index.go).
 	catIndex *catalogIndex
-	// writer queues this process's write transactions on SQLite (nil on
-	// PostgreSQL). SQLite has one writer at a time; without the queue,
-	// concurrent BEGIN IMMEDIATEs meet SQLITE_BUSY and sleep in the busy
-	// handler for milliseconds each, while a queued one starts the moment
-	// the previous commit ends (16 tills redeeming at once: make bench).
-	writer chan struct{}
+	// writes queues this process's write transactions on SQLite (nil on
+	// PostgreSQL) and commits them in groups (writequeue.go). SQLite has
+	// one writer at a time; without the queue, concurrent BEGIN IMMEDIATEs
+	// meet SQLITE_BUSY and sleep in the busy handler for milliseconds each,
+	// and every transaction pays its own fsync (16 tills redeeming at once:
+	// make bench).
+	writes *writeQueue
 	// owner marks the job leases this Store takes (models/jobs.go).
 	owner string
 	// macs holds HMAC-SHA256 states keyed with secret (keyedHash).
@@ -74,7 +75,7 @@ func NewStore(db *gorm.DB, opts StoreOptions) *Store {
 	st.macs.New = func() any { return hmac.New(sha256.New, st.secret) }
 	st.claimVersion.query, st.kvGet.query = claimPageVersionSQL, kvGetSQL
 	if db.Dialector.Name() == "sqlite" {
-		st.writer = make(chan struct{}, 1)
+		st.writes = &writeQueue{}
 	}
 	return st
 }
@@ -85,19 +86,13 @@ func (s *Store) DB() *gorm.DB { return s.db }
 // Now is the store's clock (tests may move it).
 func (s *Store) Now() time.Time { return s.now().UTC() }
 
+// tx runs fn in a write transaction: on PostgreSQL its own, on SQLite one
+// shared with the other writes queued at the same moment, fn in a savepoint
+// of its own (see writeQueue). Either way fn's changes are kept only if it
+// returns nil, and tx returns nil only once they are committed.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	if s.writer != nil {
-		t := time.NewTimer(writerWait)
-		select {
-		case s.writer <- struct{}{}:
-			t.Stop()
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-			return ErrWriterBusy
-		}
-		defer func() { <-s.writer }()
+	if s.writes != nil {
+		return s.queuedTx(ctx, fn)
 	}
 	return s.db.WithContext(ctx).Transaction(fn)
 }

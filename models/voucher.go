@@ -302,7 +302,11 @@ func Commission(amountCents, bp int64) int64 { return (amountCents*bp + 5_000) /
 // ErrNotFound (unknown or another partner's code), ErrBalanceTooLow (409),
 // ErrExpired (410: expired or cancelled), ValidationErrors (422). With an
 // idempotency key a repeated request returns the first redemption (replay
-// = true); the same key with a different request is ErrConflict.
+// = true); the same key with a different request is ErrConflict. With a new
+// redemption the gift returned is the voucher's state after it (ids,
+// amounts, balance, status, currency, reference, code hash, dates; no
+// relations or texts: the till and the API show the balance); a replay
+// returns the whole gift.
 func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in RedeemInput) (*Redemption, *Gift, bool, error) {
 	v := ValidationErrors{}
 	if in.AmountCents < 1 || in.AmountCents > 100_000_00 {
@@ -315,7 +319,7 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if len(in.IdempotencyKey) > 200 {
 		v.Add("idempotency_key", MsgIdempotencyKey)
 	}
-	g, err := s.VoucherForMerchant(ctx, merchantID, code)
+	g, bp, err := s.voucherToRedeem(ctx, merchantID, code)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -332,20 +336,6 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			return r, g, true, err
 		}
 	}
-	// The merchant's commission rate, else its region's (Merchant.CommissionRate).
-	var own sql.NullInt64
-	var regionBP int64
-	if err := s.db.WithContext(ctx).Raw("SELECT merchants.commission_bp, regions.commission_bp FROM merchants "+
-		"JOIN regions ON regions.id = merchants.region_id WHERE merchants.id = ?", merchantID).Row().Scan(&own, &regionBP); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, false, ErrNotFound
-		}
-		return nil, nil, false, err
-	}
-	bp := regionBP
-	if own.Valid {
-		bp = own.Int64
-	}
 	commission := Commission(in.AmountCents, bp)
 	now := s.Now()
 	r := Redemption{PublicID: "rd_" + newPublicID(), GiftID: g.ID, MerchantID: merchantID, AmountCents: in.AmountCents,
@@ -358,12 +348,12 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		// The guard: the balance moves only if it covers the amount, and the
 		// new balance and status come back from the same statement.
-		rows, err := tx.Raw("UPDATE gifts SET balance_cents = balance_cents - ?, "+
+		rows, err := rawQuery(tx, "UPDATE gifts SET balance_cents = balance_cents - ?, "+
 			"status = CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END, updated_at = ? "+
 			"WHERE id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN (?, ?) AND expires_at > ? "+
 			"RETURNING balance_cents, status",
 			in.AmountCents, in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed, now,
-			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now).Rows()
+			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now)
 		if err != nil {
 			return err
 		}
@@ -391,7 +381,11 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			return ErrBalanceTooLow
 		}
 		after.UpdatedAt = now
-		if err := tx.Create(&r).Error; err != nil {
+		if r.ID, err = insertID(tx, "INSERT INTO redemptions (public_id, gift_id, merchant_id, amount_cents, commission_cents, currency, "+
+			"reference, basket_cents, new_customer, idempotency_key, request_hash, by_user_id, by_api_key_id, created_at) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+			r.PublicID, r.GiftID, r.MerchantID, r.AmountCents, r.CommissionCents, r.Currency,
+			r.Reference, r.BasketCents, r.NewCustomer, r.IdempotencyKey, r.RequestHash, r.ByUserID, r.ByAPIKeyID, r.CreatedAt); err != nil {
 			return err
 		}
 		postings := []Posting{{Account: AccountVoucher(g.ID), Amount: -in.AmountCents},
@@ -422,9 +416,40 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	if err != nil {
 		return nil, nil, false, notFound(err)
 	}
-	// g was loaded with its relations just before; only balance, status
-	// and updated_at changed, and the UPDATE returned them.
+	// Only balance, status and updated_at changed, and the UPDATE returned
+	// them.
 	return &r, &after, false, nil
+}
+
+// voucherToRedeem is VoucherForMerchant for Redeem, in one fixed statement
+// scanned into plain variables (every redemption starts with it): the
+// voucher's own state without its relations (see Redeem) and the
+// commission in basis points, the merchant's own rate else its region's
+// (Merchant.CommissionRate). Unknown codes and other partners' codes are
+// ErrNotFound.
+func (s *Store) voucherToRedeem(ctx context.Context, merchantID uint, code string) (*Gift, int64, error) {
+	if _, ok := NormalizeCode(code); !ok {
+		return nil, 0, ErrNotFound
+	}
+	g := Gift{MerchantID: &merchantID}
+	var own sql.NullInt64
+	var bp int64
+	err := s.db.WithContext(ctx).Raw("SELECT gifts.id, gifts.public_id, gifts.company_id, gifts.amount_cents, gifts.balance_cents, "+
+		"gifts.currency, gifts.reference, gifts.status, gifts.code_hash, gifts.expires_at, gifts.created_at, gifts.updated_at, "+
+		"merchants.commission_bp, regions.commission_bp FROM gifts JOIN merchants ON merchants.id = gifts.merchant_id "+
+		"JOIN regions ON regions.id = merchants.region_id WHERE gifts.code_hash = ? AND gifts.merchant_id = ?",
+		s.codeHash(code), merchantID).Row().Scan(&g.ID, &g.PublicID, &g.CompanyID, &g.AmountCents, &g.BalanceCents,
+		&g.Currency, &g.Reference, &g.Status, &g.CodeHash, &g.ExpiresAt, &g.CreatedAt, &g.UpdatedAt, &own, &bp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if own.Valid {
+		bp = own.Int64
+	}
+	return &g, bp, nil
 }
 
 func deref[T any](p *T) any {
@@ -441,13 +466,26 @@ func redeemActor(in RedeemInput) Actor {
 	return Actor{Kind: "api_key", ID: in.APIKeyID}
 }
 
+// redemptionByKey finds the merchant's redemption with the idempotency key:
+// ErrNotFound if there is none (the usual case, one fixed statement),
+// ErrConflict if it answered a different request.
 func (s *Store) redemptionByKey(ctx context.Context, merchantID uint, key, reqHash string) (*Redemption, error) {
-	var r Redemption
-	if err := s.db.WithContext(ctx).Where("merchant_id = ? AND idempotency_key = ?", merchantID, key).First(&r).Error; err != nil {
-		return nil, notFound(err)
+	var id uint
+	var hash string
+	err := s.db.WithContext(ctx).Raw("SELECT id, request_hash FROM redemptions WHERE merchant_id = ? AND idempotency_key = ?",
+		merchantID, key).Row().Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
 	}
-	if r.RequestHash != reqHash {
+	if err != nil {
+		return nil, err
+	}
+	if hash != reqHash {
 		return nil, ErrConflict
+	}
+	var r Redemption
+	if err := s.db.WithContext(ctx).First(&r, id).Error; err != nil {
+		return nil, notFound(err)
 	}
 	return &r, nil
 }
