@@ -46,6 +46,8 @@ type Options struct {
 	Merchants int
 	Out       string
 	Only      string
+	// BulkMails waits for the whole bulk mailing (about 200 s: it is paced).
+	BulkMails bool
 }
 
 func main() {
@@ -59,6 +61,7 @@ func main() {
 	flag.IntVar(&o.Merchants, "merchants", 10000, "approved merchants to seed")
 	flag.StringVar(&o.Out, "out", "bench/results/latest.json", "JSON summary to write (empty: none)")
 	flag.StringVar(&o.Only, "only", "", "comma-separated scenario names to run (default: all)")
+	flag.BoolVar(&o.BulkMails, "bulk-mails", true, "after the bulk scenarios, wait until every mail of the batch is out (paced at 100 a second)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
