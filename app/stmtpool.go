@@ -56,8 +56,17 @@ func newStmtPool(db *sql.DB, max int) *stmtPool {
 	return &stmtPool{db: db, max: max, lru: list.New(), index: map[string]*list.Element{}, preparing: map[string]bool{}}
 }
 
+// maxCachedSQL bounds the statements kept prepared: longer ones are the
+// bulk send's multi-row INSERTs and long IN lists, each used once, and a
+// prepared 500-row INSERT holds a large program in SQLite's C heap on every
+// connection that ran it (make bench, peak RSS during bulk).
+const maxCachedSQL = 4 << 10
+
 // cacheable tells data statements (cached) from everything else.
 func cacheable(query string) bool {
+	if len(query) > maxCachedSQL {
+		return false
+	}
 	q := strings.TrimLeft(query, " \t\r\n(")
 	if len(q) < 6 {
 		return false

@@ -67,7 +67,7 @@ func (h *Handlers) catalogCards(lang string, hits []models.CatalogHit) ([]templa
 	out := make([]template.HTML, 0, len(hits))
 	for i := range hits {
 		hit := &hits[i]
-		key := cardKey{fingerprint: cardFingerprint(&hit.Merchant), lang: lang, paused: hit.PausedAt(now), distance: hit.DistanceKm != nil}
+		key := cardKey{fingerprint: cardFingerprint(hit.Merchant), lang: lang, paused: hit.PausedAt(now), distance: hit.DistanceKm != nil}
 		h.cards.mu.RLock()
 		parts, ok := h.cards.m[key]
 		h.cards.mu.RUnlock()
@@ -103,7 +103,7 @@ type cardView struct {
 // renderCard executes merchant_card for hit, with the distance slot in
 // place of its distance.
 func (h *Handlers) renderCard(t *template.Template, lang string, hit *models.CatalogHit, paused, distance bool) (cardParts, error) {
-	m := &hit.Merchant
+	m := hit.Merchant
 	c := cardView{URL: "/partner/" + m.Slug, Name: m.Name, Category: h.r.T(lang, "category."+m.Category),
 		Postcode: m.Postcode, City: m.City, Description: m.Description, Paused: paused}
 	if m.HasLogo() {

@@ -59,7 +59,7 @@ func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logg
 	if opt.FormActionHosts != "" {
 		csp += " " + opt.FormActionHosts
 	}
-	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(2048),
+	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(512),
 		cards: newCardCache(4096), claims: newClaimPageCache(opt.ClaimPageCacheBytes)}
 }
 

@@ -584,7 +584,7 @@ func (s *Store) PrepareBulk(ctx context.Context, places *Places, companyID uint,
 				for _, h := range found {
 					nr.ids = append(nr.ids, h.ID)
 					if byID[h.ID] == nil {
-						m := h.Merchant
+						m := *h.Merchant // a copy: the hit's is the catalog index's
 						byID[h.ID] = &m
 					}
 				}

@@ -20,9 +20,11 @@ type CatalogQuery struct {
 	Cursor   string
 }
 
-// CatalogHit is one approved merchant in a catalog answer.
+// CatalogHit is one approved merchant in a catalog answer. Merchant points
+// into the catalog index's snapshot, which is shared by every request and
+// never changed: read it, never write through it.
 type CatalogHit struct {
-	Merchant
+	*Merchant
 	DistanceKm *float64
 }
 
@@ -90,15 +92,15 @@ func (s *Store) SearchMerchants(ctx context.Context, places *Places, q CatalogQu
 		return nil, "", err
 	}
 	f := sn.filter(q)
-	var hits []CatalogHit
+	hits := make([]CatalogHit, 0, q.Limit+1)
 	if origin == nil {
 		for _, e := range sn.textOrder(&f, offset, q.Limit+1) {
-			hits = append(hits, CatalogHit{Merchant: *e.m})
+			hits = append(hits, CatalogHit{Merchant: e.m})
 		}
 	} else {
 		for _, h := range sn.nearOrder(&f, *origin, offset, q.Limit+1) {
 			d := h.d
-			hits = append(hits, CatalogHit{Merchant: *h.e.m, DistanceKm: &d})
+			hits = append(hits, CatalogHit{Merchant: h.e.m, DistanceKm: &d})
 		}
 	}
 	next := ""

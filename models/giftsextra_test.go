@@ -32,7 +32,7 @@ func TestParseBerlinTime(t *testing.T) {
 
 func TestSortPreferredFirst(t *testing.T) {
 	t.Parallel()
-	hit := func(id uint) CatalogHit { var h CatalogHit; h.ID = id; return h }
+	hit := func(id uint) CatalogHit { return CatalogHit{Merchant: &Merchant{ID: id}} }
 	hits := []CatalogHit{hit(1), hit(2), hit(3), hit(4)}
 	// 9 is preferred but not in the hits (paused, suspended): left out.
 	got, marked := SortPreferredFirst(hits, []PreferredPartner{{MerchantID: 3}, {MerchantID: 9}, {MerchantID: 1}})
