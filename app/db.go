@@ -22,9 +22,11 @@ import (
 // them per connection: WAL, foreign keys, a busy timeout, synchronous=FULL
 // (WAL alone would mean NORMAL, losing the last commits on power loss) and
 // BEGIN IMMEDIATE, so read-then-write transactions queue for the write lock
-// instead of failing with SQLITE_BUSY halfway.
+// instead of failing with SQLITE_BUSY halfway. The page cache is 1 MB per
+// connection instead of 2 MB: the hot reads are indexed look-ups, and eight
+// connections' caches counted against the server's memory target.
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_sync=FULL&_txlock=immediate&cache=private"
+	return "file:" + path + "?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_sync=FULL&_txlock=immediate&cache=private&_cache_size=-1024"
 }
 
 // OpenDB opens the configured database. SQLite files get their directory
