@@ -49,7 +49,7 @@ func TestBrowserMerchantOnboarding(t *testing.T) {
 	var status, catalog, profile, payouts string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(base+"/signup/merchant"),
-		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
+		switchToGerman(),
 		chromedp.WaitVisible(`html[lang="de"]`, chromedp.ByQuery),
 		chromedp.SendKeys("#f-org_name", "Kiosk Kastanie", chromedp.ByQuery),
 		chromedp.SetValue("#f-category", "deli", chromedp.ByQuery),

@@ -15,6 +15,17 @@ import (
 
 // browser starts headless Chromium for a test; screenshots go to
 // TEST_ARTIFACTS (or a temp dir). extra adds Chromium flags.
+// switchToGerman presses the language switch's DE button and waits until the
+// page it posts to has loaded: without the wait the next action could find
+// a node of the old page just before it went away ("Could not find node
+// with given id", seen under load).
+func switchToGerman() chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := chromedp.RunResponse(ctx, chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery))
+		return err
+	})
+}
+
 func browser(t *testing.T, width, height int64, extra ...chromedp.ExecAllocatorOption) (context.Context, string) {
 	t.Helper()
 	exec := apptest.Require(t, "CHROMIUM_PATH")
@@ -70,7 +81,7 @@ func TestBrowserCatalogAndLogin(t *testing.T) {
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(base+"/"),
 		// Headless Chromium asks for English; the switch makes it German.
-		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
+		switchToGerman(),
 		chromedp.WaitVisible(`html[lang="de"]`, chromedp.ByQuery),
 		chromedp.Text("h1", &heading, chromedp.ByQuery),
 		screenshot(filepath.Join(dir, "foundation-home.png")),

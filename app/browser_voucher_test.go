@@ -67,7 +67,7 @@ func TestBrowserClaimAndRedeem(t *testing.T) {
 	var qrWidth, logoWidth, distances, cardsWider int
 	err = chromedp.Run(phone,
 		chromedp.Navigate(link),
-		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
+		switchToGerman(),
 		chromedp.WaitVisible(`#choose-baeckerei-sonnenkorn`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll('#claim-partners .partner-distance').length`, &distances),
 		chromedp.Text(`#partner-baeckerei-sonnenkorn .partner-distance`, &distance, chromedp.ByQuery),
@@ -106,7 +106,7 @@ func TestBrowserClaimAndRedeem(t *testing.T) {
 	var receipt string
 	err = chromedp.Run(till,
 		chromedp.Navigate(base+"/login"),
-		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
+		switchToGerman(),
 		chromedp.WaitVisible(`#f-email`, chromedp.ByQuery),
 		chromedp.SendKeys("#f-email", "inhaber@sonnenkorn.example", chromedp.ByQuery),
 		chromedp.SendKeys("#f-password", "demo-partner-2026", chromedp.ByQuery),
@@ -209,7 +209,7 @@ func TestBrowserTillScansQR(t *testing.T) {
 	var violations []string
 	err := chromedp.Run(till,
 		chromedp.Navigate(base+"/login"),
-		chromedp.Click(`.lang-switch button[value="de"]`, chromedp.ByQuery),
+		switchToGerman(),
 		chromedp.WaitVisible(`#f-email`, chromedp.ByQuery),
 		chromedp.SendKeys("#f-email", "inhaber@sonnenkorn.example", chromedp.ByQuery),
 		chromedp.SendKeys("#f-password", "demo-partner-2026", chromedp.ByQuery),
