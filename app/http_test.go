@@ -248,9 +248,9 @@ func TestHealthAndLimits(t *testing.T) {
 	}
 }
 
-// The catalog renders each partner card once and reuses it (handlers/
-// catalog_cards.go): an edited partner must show its new name at once,
-// distances are per query, and each language has its own cards.
+// The catalog's partner cards are written in Go (handlers/catalog_cards.go),
+// not by a template: an edited partner shows its new name, escaped, at once,
+// distances are per query, and each language has its own labels.
 func TestCatalogCardsFollowEdits(t *testing.T) {
 	t.Parallel()
 	a := apptest.NewSeededApp(t, "sqlite")

@@ -13,8 +13,8 @@ import (
 type catalogPage struct {
 	Page
 	Hits []models.CatalogHit
-	// Cards are Hits rendered as merchant_card (catalog_cards.go).
-	Cards []template.HTML
+	// Cards are Hits as partner cards (catalog_cards.go).
+	Cards template.HTML
 	// The filters' choices as <option> elements (optionsHTML).
 	CityOptions, CategoryOptions template.HTML
 	Cities                       []string
@@ -65,11 +65,7 @@ func (h *Handlers) Home(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	cards, err := h.catalogCards(langOf(c), hits)
-	if err != nil {
-		return err
-	}
-	return h.render(c, fiber.StatusOK, "home", catalogPage{Page: h.page(c, "home.title"), Hits: hits, Cards: cards})
+	return h.render(c, fiber.StatusOK, "home", catalogPage{Page: h.page(c, "home.title"), Hits: hits, Cards: h.catalogCards(langOf(c), hits)})
 }
 
 // Catalog lists approved partners, filterable by city, category and text, and
@@ -102,9 +98,7 @@ func (h *Handlers) Catalog(c *fiber.Ctx) error {
 		return err
 	}
 	p.Hits, p.Next = hits, next
-	if p.Cards, err = h.catalogCards(lang, hits); err != nil {
-		return err
-	}
+	p.Cards = h.catalogCards(lang, hits)
 	if next != "" {
 		args := c.Request().URI().QueryArgs()
 		args.Set("cursor", next)

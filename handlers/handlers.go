@@ -49,7 +49,6 @@ type Handlers struct {
 	opt    Options
 	csp    string
 	qr     *qrCache
-	cards  *cardCache
 	claims *claimPageCache
 }
 
@@ -60,7 +59,7 @@ func New(store *models.Store, places *models.Places, r *Renderer, log *slog.Logg
 		csp += " " + opt.FormActionHosts
 	}
 	return &Handlers{store: store, places: places, r: r, log: log, opt: opt, csp: csp, qr: newQRCache(512),
-		cards: newCardCache(4096), claims: newClaimPageCache(opt.ClaimPageCacheBytes)}
+		claims: newClaimPageCache(opt.ClaimPageCacheBytes)}
 }
 
 // Page is what every HTML page gets: who is logged in, the CSRF token, a

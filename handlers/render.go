@@ -163,14 +163,9 @@ func (r *Renderer) km(lang string, d *float64) string {
 
 func (r *Renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":     func(key string, args ...any) string { return r.T(lang, key, args...) },
-		"money": func(cents int64, currency string) string { return FormatMoney(lang, cents, currency) },
-		"km": func(d *float64) string {
-			if d == kmSlot {
-				return kmSlotText // a cached card's distance slot (catalog_cards.go)
-			}
-			return r.km(lang, d)
-		},
+		"t":          func(key string, args ...any) string { return r.T(lang, key, args...) },
+		"money":      func(cents int64, currency string) string { return FormatMoney(lang, cents, currency) },
+		"km":         func(d *float64) string { return r.km(lang, d) },
 		"local":      func(t time.Time) time.Time { return t.In(berlin) }, // times on pages are German time, like the till and the report
 		"categories": func() []string { return models.Categories },
 		"randomKey":  models.NewRandomKey, // one-time form keys (a double submit acts once)
