@@ -206,12 +206,21 @@ func FormatMoney(lang string, cents int64, currency string) string {
 	return fmt.Sprintf("%s%s,%02d %s", sign, group(units, "."), rest, sym)
 }
 
-// render executes a page into a buffer first, so a template error becomes a
-// clean 500 instead of half a page.
-func (h *Handlers) render(c *fiber.Ctx, status int, page string, data any) error {
+// pageTemplate is a page's template in the request's language.
+func (h *Handlers) pageTemplate(c *fiber.Ctx, page string) (*template.Template, error) {
 	t, ok := h.r.pages[langOf(c)][page]
 	if !ok {
-		return fmt.Errorf("no template %q", page)
+		return nil, fmt.Errorf("no template %q", page)
+	}
+	return t, nil
+}
+
+// render executes a page into the response; on a template error the body is
+// emptied again, so the error becomes a clean 500 instead of half a page.
+func (h *Handlers) render(c *fiber.Ctx, status int, page string, data any) error {
+	t, err := h.pageTemplate(c, page)
+	if err != nil {
+		return err
 	}
 	// Straight into the response's pooled body buffer: a page rendered into
 	// a fresh bytes.Buffer grew it by doubling, and that was the largest
@@ -229,9 +238,9 @@ func (h *Handlers) render(c *fiber.Ctx, status int, page string, data any) error
 
 // renderBytes executes a page in the request's language.
 func (h *Handlers) renderBytes(c *fiber.Ctx, page string, data any) ([]byte, error) {
-	t, ok := h.r.pages[langOf(c)][page]
-	if !ok {
-		return nil, fmt.Errorf("no template %q", page)
+	t, err := h.pageTemplate(c, page)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	buf.Grow(16 << 10) // a page is 4-40 KB; fewer doublings

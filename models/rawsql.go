@@ -2,8 +2,6 @@ package models
 
 import (
 	"database/sql"
-	"strconv"
-	"strings"
 	"sync"
 
 	"gorm.io/gorm"
@@ -73,17 +71,7 @@ func bound(tx *gorm.DB, query string) string {
 	if q, ok := pgSQL.Load(query); ok {
 		return q.(string)
 	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] != '?' {
-			b.WriteByte(query[i])
-			continue
-		}
-		n++
-		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(n))
-	}
-	pgSQL.Store(query, b.String())
-	return b.String()
+	q := numberParams(query) // prepared.go
+	pgSQL.Store(query, q)
+	return q
 }
