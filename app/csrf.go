@@ -80,7 +80,7 @@ func (t *csrfTokens) age(token string) (time.Duration, bool) {
 	if base64.RawURLEncoding.EncodedLen(csrfTokenLen) != len(token) {
 		return 0, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token) // Strict: one spelling per token
 	if err != nil || len(b) != csrfTokenLen {
 		return 0, false
 	}

@@ -25,14 +25,19 @@ func TestCSRFTokensSigned(t *testing.T) {
 		t.Fatalf("fresh tokens: %q %q", a, b)
 	}
 	// Any change to a token, another key, or garbage is refused.
+	// Replace one character by the next one of the base64url alphabet, so the
+	// result is always a well-formed token that differs from a.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	flipped := []byte(a)
-	flipped[3] ^= 1
-	if flipped[3] == '-' || flipped[3] == '_' || !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", rune(flipped[3])) {
-		flipped[3] = 'A'
-	}
+	flipped[3] = alphabet[(strings.IndexByte(alphabet, a[3])+1)%len(alphabet)]
+	// The last character carries two unused bits; another spelling of the
+	// same bytes is refused too.
+	respelled := []byte(a)
+	last := strings.IndexByte(alphabet, a[len(a)-1])
+	respelled[len(a)-1] = alphabet[last&^3|(last+1)&3]
 	other := newCSRFTokens([]byte(strings.Repeat("x", 32)), 8*time.Hour, nil)
 	other.now = tok.now
-	for _, bad := range []string{string(flipped), a[:len(a)-1], a + "A", "", "not-a-token", strings.Repeat("A", len(a)), "00000000-0000-4000-8000-000000000000"} {
+	for _, bad := range []string{string(flipped), string(respelled), a[:len(a)-1], a + "A", "", "not-a-token", strings.Repeat("A", len(a)), "00000000-0000-4000-8000-000000000000"} {
 		if valid(tok, bad) {
 			t.Errorf("accepted %q", bad)
 		}
