@@ -55,7 +55,7 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 
 	loginLimit := limiter.New(limiter.Config{
 		Max: 10, Expiration: 5 * time.Minute, Storage: storage,
-		KeyGenerator: func(c *fiber.Ctx) string { return "login:ip:" + c.IP() },
+		KeyGenerator: func(c *fiber.Ctx) string { return "login:ip:" + handlers.ClientIP(c) },
 		LimitReached: h.LoginRateLimited,
 	})
 	loginAccountLimit := limiter.New(limiter.Config{
@@ -68,12 +68,12 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 	tooMany := func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests }
 	resetLimit := limiter.New(limiter.Config{
 		Max: 5, Expiration: 15 * time.Minute, Storage: storage,
-		KeyGenerator: func(c *fiber.Ctx) string { return "reset:ip:" + c.IP() },
+		KeyGenerator: func(c *fiber.Ctx) string { return "reset:ip:" + handlers.ClientIP(c) },
 		LimitReached: tooMany,
 	})
 	signupLimit := limiter.New(limiter.Config{
 		Max: 30, Expiration: time.Hour, Storage: storage,
-		KeyGenerator: func(c *fiber.Ctx) string { return "signup:ip:" + c.IP() },
+		KeyGenerator: func(c *fiber.Ctx) string { return "signup:ip:" + handlers.ClientIP(c) },
 		LimitReached: tooMany,
 	})
 	web.Get("/login", h.LoginForm)

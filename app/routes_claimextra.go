@@ -12,6 +12,6 @@ import (
 // share the claim link's counter (prefix "claim-fail:"), so guessing tokens
 // through the PDF is limited just like through the page.
 func claimExtraRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, storage fiber.Storage, cfg Config) {
-	claimLimit := h.FailureLimit("claim-fail:", func(c *fiber.Ctx) string { return c.IP() }, 20, 10*time.Minute)
+	claimLimit := h.FailureLimit("claim-fail:", func(c *fiber.Ctx) string { return handlers.ClientIP(c) }, 20, 10*time.Minute)
 	web.Get("/c/:token/voucher.pdf", claimLimit, h.ClaimPDF)
 }

@@ -35,7 +35,7 @@ func onboardingRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handler
 
 	inviteLimit := limiter.New(limiter.Config{
 		Max: 20, Expiration: 15 * time.Minute, Storage: storage,
-		KeyGenerator: func(c *fiber.Ctx) string { return "invite:ip:" + c.IP() },
+		KeyGenerator: func(c *fiber.Ctx) string { return "invite:ip:" + handlers.ClientIP(c) },
 		LimitReached: func(c *fiber.Ctx) error { return fiber.ErrTooManyRequests },
 	})
 	web.Get("/invite/:token", h.InviteForm)

@@ -18,8 +18,8 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 	failures := func(prefix string, key func(*fiber.Ctx) string) fiber.Handler {
 		return h.FailureLimit(prefix, key, 20, 10*time.Minute)
 	}
-	byIP := func(c *fiber.Ctx) string { return c.IP() }
-	byKey := func(c *fiber.Ctx) string { return c.IP() + "|" + c.Get(fiber.HeaderAuthorization) }
+	byIP := func(c *fiber.Ctx) string { return handlers.ClientIP(c) }
+	byKey := func(c *fiber.Ctx) string { return handlers.ClientIP(c) + "|" + c.Get(fiber.HeaderAuthorization) }
 	claimLimit := failures("claim-fail:", byIP)
 
 	web.Get("/c/:token", claimLimit, h.ClaimPage)
@@ -35,7 +35,7 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 	api.Get("/merchant/payouts", h.RequireMerchantKey, h.APIMerchantPayouts)
 
 	till := []fiber.Handler{h.RequireUser, h.RequireMerchantMember}
-	tillLimit := failures("till-fail:", func(c *fiber.Ctx) string { return c.IP() + "|" + c.Cookies("tp_session") })
+	tillLimit := failures("till-fail:", func(c *fiber.Ctx) string { return handlers.ClientIP(c) + "|" + c.Cookies("tp_session") })
 	web.Get("/merchant/redeem", append(till, h.RedeemForm)...)
 	web.Post("/merchant/redeem/lookup", append(till, tillLimit, h.RedeemLookup)...)
 	web.Post("/merchant/redeem", append(till, tillLimit, h.Redeem)...)

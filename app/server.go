@@ -124,20 +124,21 @@ func newFiber(cfg Config, h *handlers.Handlers, storage fiber.Storage, log *slog
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
-		// Only the configured proxies may set the client IP that rate limits
-		// key on; anyone else's X-Forwarded-For is ignored.
+		// Only the configured proxies' X-Forwarded-Proto is believed (HSTS,
+		// c.Protocol()). The client address behind them is resolved by
+		// handlers.ProxyTrust, not by Fiber's ProxyHeader, which takes the
+		// client-supplied left end of X-Forwarded-For; c.IP() is the peer.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             fiber.HeaderXForwardedFor,
-	}
-	if len(cfg.TrustedProxies) == 0 {
-		fcfg.ProxyHeader = ""
 	}
 	// A response of up to 8 KB, headers included, leaves in one write: with
 	// the default 4 KB, a claimed voucher's page (4 KB and 1 KB of headers)
 	// took two write syscalls. The buffer is held per busy connection.
 	fcfg.WriteBufferSize = 8 << 10
 	app := fiber.New(fcfg)
+	if len(cfg.TrustedProxies) > 0 {
+		app.Use(handlers.NewProxyTrust(cfg.TrustedProxies).Middleware)
+	}
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		log.Error("panic", "path", handlers.RedactPath(c.Path()), "panic", e)
 	}}))
@@ -164,7 +165,7 @@ func accessLog(log *slog.Logger) fiber.Handler {
 		// boxing each value (it runs on every request).
 		log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("method", c.Method()),
 			slog.String("path", handlers.RedactPath(c.Path())), slog.Int("status", status),
-			slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000), slog.String("ip", c.IP()))
+			slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000), slog.String("ip", handlers.ClientIP(c)))
 		return err
 	}
 }

@@ -37,7 +37,7 @@ func (h *Handlers) Login(c *fiber.Ctx) error {
 	if old := c.Cookies(cookieSession); old != "" {
 		_ = h.store.DeleteSession(c.UserContext(), old)
 	}
-	tok, err := h.store.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()))
+	tok, err := h.store.CreateSession(c.UserContext(), u.ID, ClientIP(c), string(c.Request().Header.UserAgent()))
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (h *Handlers) Signup(kind string) fiber.Handler {
 			}
 			return err
 		}
-		tok, err := h.store.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()))
+		tok, err := h.store.CreateSession(c.UserContext(), u.ID, ClientIP(c), string(c.Request().Header.UserAgent()))
 		if err != nil {
 			return err
 		}
@@ -194,7 +194,7 @@ func (h *Handlers) ChangePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tok, err := h.store.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()))
+	tok, err := h.store.CreateSession(c.UserContext(), u.ID, ClientIP(c), string(c.Request().Header.UserAgent()))
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func (h *Handlers) InviteAccept(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tok, err := h.store.CreateSession(c.UserContext(), u.ID, c.IP(), string(c.Request().Header.UserAgent()))
+	tok, err := h.store.CreateSession(c.UserContext(), u.ID, ClientIP(c), string(c.Request().Header.UserAgent()))
 	if err != nil {
 		return err
 	}
