@@ -6,7 +6,12 @@
 #     trostpflaster
 #
 # Build stage: cgo is needed for the embedded SQLite driver (mattn/go-sqlite3).
-FROM golang:1.26-bookworm AS build
+# The Go release is pinned: go.mod needs at least 1.26.8, and 1.26.10 is the
+# first without called standard-library vulnerabilities (see govulncheck in
+# docs/production.md). The official image sets GOTOOLCHAIN=local, so an older
+# cached 1.26 image would fail instead of fetching a newer toolchain.
+ARG GO_VERSION=1.26.10
+FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
