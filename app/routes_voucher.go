@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,7 +20,12 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 		return h.FailureLimit(prefix, key, 20, 10*time.Minute)
 	}
 	byIP := func(c *fiber.Ctx) string { return handlers.ClientIP(c) }
-	byKey := func(c *fiber.Ctx) string { return handlers.ClientIP(c) + "|" + c.Get(fiber.HeaderAuthorization) }
+	// Keys are stored (kv): the API key and the till user by id, never the
+	// Authorization header or session cookie itself — and so one budget per
+	// key however its header is spelled.
+	byKey := func(c *fiber.Ctx) string {
+		return handlers.ClientIP(c) + "|key:" + strconv.FormatUint(uint64(handlers.APIKeyID(c)), 10)
+	}
 	claimLimit := failures("claim-fail:", byIP)
 
 	web.Get("/c/:token", claimLimit, h.ClaimPage)
@@ -35,7 +41,9 @@ func voucherRoutes(app *fiber.App, web, api fiber.Router, h *handlers.Handlers, 
 	api.Get("/merchant/payouts", h.RequireMerchantKey, h.APIMerchantPayouts)
 
 	till := []fiber.Handler{h.RequireUser, h.RequireMerchantMember}
-	tillLimit := failures("till-fail:", func(c *fiber.Ctx) string { return handlers.ClientIP(c) + "|" + c.Cookies("tp_session") })
+	tillLimit := failures("till-fail:", func(c *fiber.Ctx) string {
+		return handlers.ClientIP(c) + "|user:" + strconv.FormatUint(uint64(handlers.UserID(c)), 10)
+	})
 	web.Get("/merchant/redeem", append(till, h.RedeemForm)...)
 	web.Post("/merchant/redeem/lookup", append(till, tillLimit, h.RedeemLookup)...)
 	web.Post("/merchant/redeem", append(till, tillLimit, h.Redeem)...)

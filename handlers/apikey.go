@@ -49,3 +49,11 @@ func apiKeyOf(c *fiber.Ctx) *models.APIKey {
 	k, _ := c.Locals(localAPIKey).(*models.APIKey)
 	return k
 }
+
+// APIKeyID is the id of the request's API key (0 on routes without one).
+func APIKeyID(c *fiber.Ctx) uint {
+	if k := apiKeyOf(c); k != nil {
+		return k.ID
+	}
+	return 0
+}

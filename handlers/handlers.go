@@ -207,6 +207,14 @@ func currentUser(c *fiber.Ctx) *models.User {
 	return u
 }
 
+// UserID is the signed-in user's id (0 when nobody is signed in).
+func UserID(c *fiber.Ctx) uint {
+	if u := currentUser(c); u != nil {
+		return u.ID
+	}
+	return 0
+}
+
 // formValues copies the named form fields (Fiber reuses buffers, so values
 // that outlive the handler are copied).
 func formValues(c *fiber.Ctx, names ...string) map[string]string {

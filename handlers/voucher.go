@@ -304,6 +304,9 @@ func codeParam(c *fiber.Ctx) string {
 // was a sixth of the claim page's time, make bench); a failure counted here
 // forgets it at once, one counted by another instance is seen within that
 // second.
+//
+// The key is stored (kv table): it names the client (IP, API key id, user
+// id), never a secret such as the Authorization header or a session cookie.
 func (h *Handlers) FailureLimit(prefix string, key func(*fiber.Ctx) string, max int64, window time.Duration) fiber.Handler {
 	clean := newCleanMemo(time.Second, 10_000)
 	count := func(c *fiber.Ctx, k string) int64 {
@@ -333,7 +336,7 @@ func (h *Handlers) FailureLimit(prefix string, key func(*fiber.Ctx) string, max 
 		}
 		if status == fiber.StatusNotFound {
 			clean.forget(k)
-			if serr := h.store.KVSet(c.UserContext(), k, []byte(strconv.FormatInt(count(c, k)+1, 10)), window); serr != nil {
+			if _, serr := h.store.KVIncr(c.UserContext(), k, window); serr != nil {
 				h.log.Warn("counting a failed look-up", "err", serr)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,6 +41,34 @@ func (s *Store) KVSet(ctx context.Context, key string, val []byte, ttl time.Dura
 			DoUpdates: clause.AssignmentColumns([]string{"value", "expires_at"}),
 		}).Create(&KV{Key: key, Value: val, ExpiresAt: exp}).Error
 	})
+}
+
+// KVIncr adds one to the counter under key (a decimal value; missing or
+// expired counts as 0) and returns the new count; the key then expires ttl
+// from now. Concurrent calls, on any instance, never lose a count: the row
+// is created first and then read under the write lock (SQLite) or FOR
+// UPDATE (PostgreSQL).
+func (s *Store) KVIncr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	now := s.Now()
+	exp := now.Add(ttl).Unix()
+	var n int64
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		n = 0
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&KV{Key: key, Value: []byte("0"), ExpiresAt: exp}).Error; err != nil {
+			return err
+		}
+		var kv KV
+		if err := lockRow(tx).Where("key = ?", key).Take(&kv).Error; err != nil {
+			return err
+		}
+		if kv.ExpiresAt == 0 || kv.ExpiresAt > now.Unix() {
+			n, _ = strconv.ParseInt(string(kv.Value), 10, 64)
+		}
+		n++
+		return tx.Model(&KV{}).Where("key = ?", key).
+			Updates(map[string]any{"value": []byte(strconv.FormatInt(n, 10)), "expires_at": exp}).Error
+	})
+	return n, err
 }
 
 // KVDelete removes a key.
