@@ -271,6 +271,32 @@ func TestPasswordResetByMail(t *testing.T) {
 	}
 }
 
+// /dev/mail shows reset and claim links: an instance listening on loopback
+// behind a proxy (the documented set-up) with a public BASE_URL and no SMTP
+// yet must not serve it; a development instance (loopback BASE_URL) does.
+func TestDevMailboxOnlyOnDevelopmentInstances(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		base string
+		want int
+	}{
+		{"https://gutschein.example", 404},
+		{"http://127.0.0.1:8080", 200},
+		{"http://localhost:8080", 200},
+	} {
+		env := apptest.BaseEnv(t, "sqlite")
+		env["BASE_URL"] = tc.base
+		env["ADDR"] = "127.0.0.1:8080"
+		c := apptest.NewClient(t, apptest.NewApp(t, env).HTTP)
+		if res := c.Get("/dev/mail"); res.Status != tc.want {
+			t.Errorf("BASE_URL %s: /dev/mail %d, want %d", tc.base, res.Status, tc.want)
+		}
+		if res := c.Get("/"); (tc.want == 200) != strings.Contains(res.Body, `href="/dev/mail"`) {
+			t.Errorf("BASE_URL %s: dev mailbox link shown: %v", tc.base, !(tc.want == 200))
+		}
+	}
+}
+
 func TestSecureCookiesBehindTLS(t *testing.T) {
 	t.Parallel()
 	env := apptest.BaseEnv(t, "sqlite")

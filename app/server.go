@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -83,7 +84,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	h := handlers.New(store, places, r, log, handlers.Options{
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: cfg.SecureCookies(),
-		DevMailbox:    cfg.SMTPURL == "" && (cfg.Demo || loopbackAddr(cfg.Addr)),
+		DevMailbox:    devMailbox(cfg),
 		Demo:          cfg.Demo,
 		Payments:      paymentsOrNil(sp),
 
@@ -248,16 +249,33 @@ func formActionHosts(cfg Config) string {
 // loopbackAddr reports whether the server listens on the local machine only;
 // the dev mailbox (which shows reset links) is never offered on a public
 // address.
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+// devMailbox: /dev/mail shows every mail the app would have sent (reset,
+// claim and invite links), so it exists only without SMTP and only where
+// nobody else can reach it: in the demo, or on a development machine, where
+// both the listen address and BASE_URL are loopback. An instance on
+// 127.0.0.1 behind a proxy has a public BASE_URL and never shows it.
+func devMailbox(cfg Config) bool {
+	if cfg.SMTPURL != "" {
 		return false
 	}
+	if cfg.Demo {
+		return true
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	return err == nil && loopbackAddr(cfg.Addr) && loopbackHost(u.Hostname())
+}
+
+func loopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopbackHost(host)
 }
 
 func httpFS(f fs.FS) http.FileSystem { return http.FS(f) }
