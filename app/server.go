@@ -40,6 +40,10 @@ type App struct {
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
 	redis   *redisStorage // nil without REDIS_URL
+	// keepMailBodies: the dev mailbox is on (no SMTP_URL, demo or loopback),
+	// so delivered mails keep their bodies for /dev/mail; otherwise the
+	// worker blanks a mail's body once it is sent or given up.
+	keepMailBodies bool
 }
 
 // New opens the database, runs migrations and builds the HTTP app. It is
@@ -81,10 +85,11 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		a.Transfers = sp
 	}
 	a.hooks = hookClient(cfg.HooksAllowPrivate || cfg.Demo)
+	a.keepMailBodies = devMailbox(cfg)
 	h := handlers.New(store, places, r, log, handlers.Options{
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: cfg.SecureCookies(),
-		DevMailbox:    devMailbox(cfg),
+		DevMailbox:    a.keepMailBodies,
 		Demo:          cfg.Demo,
 		Payments:      paymentsOrNil(sp),
 

@@ -86,12 +86,12 @@ func (a *App) DeliverMails(ctx context.Context) int {
 			if err != nil {
 				a.Log.Warn("mail delivery failed", "mail_id", m.ID, "attempt", m.Attempts+1, "err", err)
 				a.Metrics.MailFailed()
-				if ferr := a.Store.MailFailed(bg, m, err); ferr != nil {
+				if ferr := a.Store.MailFailed(bg, m, err, !a.keepMailBodies); ferr != nil {
 					a.Log.Error("recording mail failure", "err", ferr)
 				}
 				continue
 			}
-			if err := a.Store.MailDelivered(bg, m.ID); err != nil {
+			if err := a.Store.MailDelivered(bg, m.ID, !a.keepMailBodies); err != nil {
 				a.Log.Error("recording mail delivery", "err", err)
 			}
 			sent++
@@ -137,7 +137,7 @@ func (a *App) RunLifecycle(ctx context.Context) models.LifecycleResult {
 		a.Metrics.JobRunFailed("lifecycle")
 	}
 	if r != (models.LifecycleResult{}) {
-		a.Log.Info("gift lifecycle", "expired", r.Expired, "reminded", r.Reminded, "pseudonymised", r.Pseudonymised)
+		a.Log.Info("gift lifecycle", "expired", r.Expired, "reminded", r.Reminded, "pseudonymised", r.Pseudonymised, "mails_erased", r.MailsErased)
 	}
 	return r
 }

@@ -24,6 +24,7 @@ type GiftLifecycle struct {
 // LifecycleResult counts what one RunLifecycle pass did.
 type LifecycleResult struct {
 	Expired, Reminded, Pseudonymised int
+	MailsErased                      int // sent or failed mails deleted after the retention period
 }
 
 // RunLifecycle is the periodic job over gifts, safe to run on several
@@ -35,7 +36,9 @@ type LifecycleResult struct {
 //     who still have a balance;
 //   - retention: retentionDays after a gift was used up, expired or
 //     cancelled, the recipient's name and e-mail address are erased (the
-//     keyed hash stays, so "already received a gesture" still works).
+//     keyed hash stays, so "already received a gesture" still works); sent
+//     and given-up mails that were due longer ago than that are deleted
+//     with their recipient address (and a body the dev mailbox kept).
 func (s *Store) RunLifecycle(ctx context.Context, retentionDays int, remind GiftMailComposer) (LifecycleResult, error) {
 	var r LifecycleResult
 	now := s.Now()
@@ -116,6 +119,13 @@ func (s *Store) RunLifecycle(ctx context.Context, retentionDays int, remind Gift
 			return r, res.Error
 		}
 		r.Pseudonymised = int(res.RowsAffected)
+		// next_attempt is when a mail was last due (≈ sent or given up); the
+		// (status, next_attempt, id) index serves this.
+		res = db.Where("status IN ? AND next_attempt <= ?", []string{MailSent, MailFailed}, cutoff).Delete(&Mail{})
+		if res.Error != nil {
+			return r, res.Error
+		}
+		r.MailsErased = int(res.RowsAffected)
 	}
 	return r, nil
 }

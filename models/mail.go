@@ -53,19 +53,28 @@ func (s *Store) ReleaseMails(ctx context.Context, ids []uint) error {
 	return s.releaseJobs(ctx, &Mail{}, MailQueued, ids)
 }
 
-// MailDelivered marks a claimed mail as sent.
-func (s *Store) MailDelivered(ctx context.Context, id uint) error {
+// MailDelivered marks a claimed mail as sent. With eraseBody its text and
+// HTML are blanked in the same UPDATE: bodies carry links that work as
+// secrets (a gift's claim link, which is stored nowhere else, password-reset
+// and staff invite links), and a copy of the database must not yield them.
+// Only the dev mailbox (no SMTP, /dev/mail shows the mails) keeps bodies.
+// Subject, recipient, attempts and status stay for the delivery record.
+func (s *Store) MailDelivered(ctx context.Context, id uint, eraseBody bool) error {
 	now := s.Now()
+	upd := map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "locked_by": "", "attempts": gorm.Expr("attempts + 1")}
+	if eraseBody {
+		upd["text"], upd["html"] = "", ""
+	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		return tx.Model(&Mail{}).Where("id = ?", id).
-			Updates(map[string]any{"status": MailSent, "sent_at": now, "locked_until": nil, "locked_by": "", "attempts": gorm.Expr("attempts + 1")}).Error
+		return tx.Model(&Mail{}).Where("id = ?", id).Updates(upd).Error
 	})
 }
 
 // MailFailed records a failed attempt and schedules a retry with exponential
 // backoff (30 s, 1 min, 2 min, … capped at 2 h), or gives up after
-// MailMaxAttempts.
-func (s *Store) MailFailed(ctx context.Context, m Mail, cause error) error {
+// MailMaxAttempts; giving up blanks the body like MailDelivered when
+// eraseBody is set (nothing sends it again).
+func (s *Store) MailFailed(ctx context.Context, m Mail, cause error, eraseBody bool) error {
 	attempts := m.Attempts + 1
 	msg := cause.Error()
 	if len(msg) > 500 {
@@ -74,6 +83,9 @@ func (s *Store) MailFailed(ctx context.Context, m Mail, cause error) error {
 	upd := map[string]any{"attempts": attempts, "last_error": msg, "locked_until": nil, "locked_by": ""}
 	if attempts >= MailMaxAttempts {
 		upd["status"] = MailFailed
+		if eraseBody {
+			upd["text"], upd["html"] = "", ""
+		}
 	} else {
 		backoff := 30 * time.Second << (attempts - 1)
 		if backoff > 2*time.Hour {
