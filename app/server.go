@@ -40,7 +40,7 @@ type App struct {
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
 	redis   *redisStorage // nil without REDIS_URL
-	// keepMailBodies: the dev mailbox is on (no SMTP_URL, demo or loopback),
+	// keepMailBodies: the dev mailbox is on (devMailbox: no SMTP_URL, demo or a loopback instance),
 	// so delivered mails keep their bodies for /dev/mail; otherwise the
 	// worker blanks a mail's body once it is sent or given up.
 	keepMailBodies bool
