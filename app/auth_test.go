@@ -297,6 +297,70 @@ func TestDevMailboxOnlyOnDevelopmentInstances(t *testing.T) {
 	}
 }
 
+// A reset link is good until the password changes: using one reset link,
+// or changing the password on the account page, voids every other
+// outstanding link of the account (a stale mail in a shared or compromised
+// mailbox must not reopen it).
+func TestPasswordResetVoidsOtherLinks(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range apptest.Dialects(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			a := apptest.NewSeededApp(t, dialect)
+			const email = "chefin@beispiel-verlag.example"
+			c := apptest.NewClient(t, a.HTTP)
+			seen := map[string]bool{}
+			// requestReset asks for a reset link and returns its path.
+			requestReset := func() string {
+				t.Helper()
+				if res := c.PostForm("/forgot", url.Values{"email": {email}}); res.Status != http.StatusSeeOther {
+					t.Fatalf("forgot: %d", res.Status)
+				}
+				mails, err := a.Store.RecentMails(t.Context(), 1)
+				if err != nil || len(mails) != 1 || mails[0].To != email {
+					t.Fatalf("mails: %v %+v", err, mails)
+				}
+				links := apptest.Links(mails[0].Text)
+				if len(links) != 1 || !strings.Contains(links[0], "/reset/") || seen[links[0]] {
+					t.Fatalf("no new reset link in %q", mails[0].Text)
+				}
+				seen[links[0]] = true
+				return strings.TrimPrefix(links[0], "http://127.0.0.1:8080")
+			}
+			first, second := requestReset(), requestReset()
+			if res := c.Get(second); res.Status != 200 {
+				t.Fatalf("second link before use: %d", res.Status)
+			}
+			const pw = "my new long password"
+			if res := c.PostForm(first, url.Values{"password": {pw}, "confirm": {pw}}); res.Status != http.StatusSeeOther {
+				t.Fatalf("reset: %d", res.Status)
+			}
+			// The other link gets the answer of a used or expired one.
+			if res := c.Get(second); res.Status != 404 {
+				t.Errorf("second link after a reset with the first: %d, want 404", res.Status)
+			}
+			if res := c.PostForm(second, url.Values{"password": {"taken over account"}, "confirm": {"taken over account"}}); res.Status != 404 {
+				t.Errorf("second link used after a reset with the first: %d, want 404", res.Status)
+			}
+			c.Login(email, pw)
+
+			// A password change on the account page voids earlier links too.
+			third := requestReset()
+			if res := c.Get(third); res.Status != 200 {
+				t.Fatalf("third link before the change: %d", res.Status)
+			}
+			if res := c.PostForm("/account/password", url.Values{"current": {pw}, "new": {"changed on the account page"},
+				"confirm": {"changed on the account page"}}); res.Status != http.StatusSeeOther {
+				t.Fatalf("change password: %d %s", res.Status, res.Body)
+			}
+			if res := c.Get(third); res.Status != 404 {
+				t.Errorf("reset link after a password change: %d, want 404", res.Status)
+			}
+			c.Login(email, "changed on the account page")
+		})
+	}
+}
+
 func TestSecureCookiesBehindTLS(t *testing.T) {
 	t.Parallel()
 	env := apptest.BaseEnv(t, "sqlite")

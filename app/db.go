@@ -34,8 +34,12 @@ func sqliteDSN(path string) string {
 func OpenDB(cfg Config, log *slog.Logger) (*gorm.DB, error) {
 	gcfg := &gorm.Config{
 		TranslateError: true,
+		// ParameterizedQueries keeps bound values out of the log: a slow or
+		// failed statement would otherwise be logged with reset tokens,
+		// claim links in mail bodies or kv keys inlined.
 		Logger: logger.New(slogWriter{log}, logger.Config{
 			SlowThreshold: 500 * time.Millisecond, LogLevel: logger.Warn, IgnoreRecordNotFoundError: true,
+			ParameterizedQueries: true,
 		}),
 		NowFunc: func() time.Time { return time.Now().UTC() },
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"syscall"
 	"time"
@@ -18,9 +19,9 @@ import (
 )
 
 // hookClient posts outgoing webhooks. Unless private targets are allowed
-// (development, tests), it refuses to connect to loopback, private and
-// link-local addresses, so a company cannot make the server call into the
-// operator's own network (SSRF); the check runs on the resolved address at
+// (development, tests), it refuses to connect to any address that is not
+// public (publicIP: loopback, private, link-local, CGNAT, reserved, ...), so
+// a company cannot make the server call into the operator's own network (SSRF); the check runs on the resolved address at
 // connect time, so DNS tricks do not get around it.
 func hookClient(allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second}
@@ -30,8 +31,8 @@ func hookClient(allowPrivate bool) *http.Client {
 			if err != nil {
 				return err
 			}
-			ip := net.ParseIP(host)
-			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() || ip.IsMulticast() {
+			ip, err := netip.ParseAddr(host)
+			if err != nil || !publicIP(ip) {
 				return fmt.Errorf("webhook target %s: %w", host, errNotPublic)
 			}
 			return nil
@@ -119,6 +120,52 @@ func (a *App) postHook(ctx context.Context, url, secret string, body []byte) (in
 		return res.StatusCode, hookStatusError(res.Status)
 	}
 	return res.StatusCode, nil
+}
+
+// nonPublic lists the special-purpose ranges (IANA registries) a webhook
+// must not reach beyond what netip's predicates cover: shared address space
+// (CGNAT, where cloud metadata services such as 100.100.100.200 live),
+// "this network", IETF protocol assignments, benchmarking, documentation,
+// reserved and broadcast; on IPv6 the deprecated IPv4-compatible and
+// site-local ranges, discard, documentation and the transition prefixes
+// whose embedded IPv4 address is reached through a relay (6to4, Teredo,
+// local-use NAT64).
+var nonPublic = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24",
+		"198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+		"::/96", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16", "64:ff9b:1::/48", "fec0::/10",
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// nat64 is the well-known NAT64 prefix: its last 32 bits are an IPv4
+// address, judged like that address.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// publicIP reports whether a webhook may connect to ip: a globally routable
+// unicast address, not loopback, private, link-local, multicast,
+// unspecified or one of the special-purpose ranges above. IPv4-mapped and
+// NAT64 addresses are judged by the IPv4 address they carry.
+func publicIP(ip netip.Addr) bool {
+	ip = ip.WithZone("").Unmap()
+	if ip.Is6() && nat64.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }
 
 // errNotPublic marks a webhook target refused by the SSRF guard.

@@ -113,6 +113,39 @@ func TestLanguageSwitchAfterPostedForm(t *testing.T) {
 	}
 }
 
+// The language switch never sends the browser to another host: a back
+// target whose decoded path begins with // or /\ (protocol-relative) is
+// replaced by the start page, also when it only gets there by shortening
+// (/%2Fdashboard/x → //dashboard).
+func TestLanguageSwitchStaysOnSite(t *testing.T) {
+	t.Parallel()
+	a := apptest.NewSeededApp(t, "sqlite")
+	c := apptest.NewClient(t, a.HTTP)
+	for _, back := range []string{
+		"/%2Fdashboard/x", "/%2Fdashboard", "/%2F%2Fevil.example", "/%2Fevil.example/partners", `/\evil.example`,
+		"//evil.example", "/%5Cevil.example", "/%5C%5Cevil.example/x", "/%2F%5Cevil.example/x", "https://evil.example/",
+		"/\t/evil.example", "/%09/evil.example",
+	} {
+		res := c.PostForm("/lang", url.Values{"lang": {"en"}, "back": {back}})
+		loc := res.Header.Get("Location")
+		if res.Status != 303 || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, `/\`) ||
+			strings.ContainsAny(loc, "\t\r\n") {
+			t.Errorf("lang switch from %q: %d → %q", back, res.Status, loc)
+		}
+		if u, err := url.Parse(loc); err != nil || u.Host != "" || u.Scheme != "" {
+			t.Errorf("lang switch from %q → %q leaves the site", back, loc)
+		}
+	}
+	for back, want := range map[string]string{
+		"/partners": "/partners", "/partner/baeckerei-sonnenkorn": "/partner/baeckerei-sonnenkorn", "/partners?q=brot": "/partners?q=brot",
+	} {
+		res := c.PostForm("/lang", url.Values{"lang": {"en"}, "back": {back}})
+		if res.Status != 303 || res.Header.Get("Location") != want {
+			t.Errorf("lang switch from %s: %d → %q, want %q", back, res.Status, res.Header.Get("Location"), want)
+		}
+	}
+}
+
 // Times on pages are German time, as on the till and in the report.
 func TestPagesShowGermanTime(t *testing.T) {
 	t.Parallel()

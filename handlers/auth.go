@@ -219,16 +219,20 @@ func (h *Handlers) SetLanguage(c *fiber.Ctx) error {
 	if back == "" {
 		back = "/"
 	}
-	return seeOther(c, pageToReturnTo(c.App(), safeNextOr(back, "/")))
+	// Checked again on the way out: shortening works on the decoded path,
+	// so /%2Fdashboard/x would otherwise become //dashboard, another host.
+	return seeOther(c, safeNextOr(pageToReturnTo(c.App(), safeNextOr(back, "/")), "/"))
 }
 
 // pageToReturnTo makes sure the language switch lands on a page: a back
 // target without a GET route (the URL of a form's POST, shown with its
 // errors) is shortened to the nearest path that has one
-// (/company/settings/cap → /company/settings), keeping the query.
+// (/company/settings/cap → /company/settings), keeping the query. A path
+// with an empty segment or a backslash (/%2Fx, /%5Cx decode to //x, /\x:
+// protocol-relative once shortened or normalised) goes to the start page.
 func pageToReturnTo(app *fiber.App, back string) string {
 	u, err := url.Parse(back)
-	if err != nil {
+	if err != nil || strings.Contains(u.Path, "//") || strings.Contains(u.Path, "\\") {
 		return "/"
 	}
 	var patterns []string

@@ -100,7 +100,8 @@ type PasswordChange struct {
 }
 
 // ChangePassword replaces a user's password after checking the current one,
-// and ends every session of the user (the caller starts a new one).
+// ends every session of the user (the caller starts a new one) and voids
+// the user's outstanding reset links.
 func (s *Store) ChangePassword(ctx context.Context, userID uint, in PasswordChange) error {
 	var u User
 	if err := s.db.WithContext(ctx).First(&u, userID).Error; err != nil {
@@ -133,8 +134,18 @@ func (s *Store) setPassword(ctx context.Context, userID uint, pw string, a Actor
 		if err := tx.Where("user_id = ?", userID).Delete(&Session{}).Error; err != nil {
 			return err
 		}
+		if err := s.voidResets(tx, userID); err != nil {
+			return err
+		}
 		return audit(tx, a, "user.password_changed", "user", &userID, nil)
 	})
+}
+
+// voidResets marks every unused reset link of the user used: once the
+// password has changed (by a reset or on the account page), an older reset
+// mail must not open the account again.
+func (s *Store) voidResets(tx *gorm.DB, userID uint) error {
+	return tx.Model(&PasswordReset{}).Where("user_id = ? AND used_at IS NULL", userID).Update("used_at", s.Now()).Error
 }
 
 // MailComposer renders a mail for a freshly created token; it runs inside the
@@ -189,8 +200,9 @@ func (s *Store) findReset(tx *gorm.DB, token string) (*PasswordReset, error) {
 	return &r, notFound(err)
 }
 
-// ResetPassword sets a new password with a reset token; the token is used up
-// and every session of the user ends.
+// ResetPassword sets a new password with a reset token; the token and every
+// other outstanding reset link of the user are used up and every session of
+// the user ends.
 func (s *Store) ResetPassword(ctx context.Context, token, pw, confirm string) (*User, error) {
 	v := ValidationErrors{}
 	checkPassword(v, "password", pw)
@@ -222,6 +234,9 @@ func (s *Store) ResetPassword(ctx context.Context, token, pw, confirm string) (*
 			return err
 		}
 		if err := tx.Where("user_id = ?", r.UserID).Delete(&Session{}).Error; err != nil {
+			return err
+		}
+		if err := s.voidResets(tx, r.UserID); err != nil {
 			return err
 		}
 		if err := audit(tx, UserActor(r.UserID), "user.password_reset", "user", &r.UserID, nil); err != nil {
