@@ -371,8 +371,14 @@ func TestSecureCookiesBehindTLS(t *testing.T) {
 	}
 	c := apptest.NewClient(t, a.HTTP)
 	res := c.Get("/login")
-	if ck := res.Cookie["tp_csrf"]; ck == nil || !ck.Secure || !ck.HttpOnly {
-		t.Fatalf("csrf cookie: %+v", ck)
+	if ck := res.Cookie["__Host-tp_csrf"]; ck == nil || !ck.Secure || !ck.HttpOnly || ck.Path != "/" || ck.Domain != "" {
+		t.Fatalf("csrf cookie over https: %+v", res.Cookie)
+	}
+	c.Login("a@example.com", goodPW) // the form's token is checked against the __Host- cookie
+	forged := apptest.NewClient(t, a.HTTP)
+	forged.Jar["tp_csrf"] = &http.Cookie{Name: "tp_csrf", Value: c.CSRF()} // planted under the plain name
+	if res := forged.PostForm("/login", url.Values{"_csrf": {c.CSRF()}, "email": {"a@example.com"}, "password": {goodPW}}); res.Status != http.StatusForbidden {
+		t.Fatalf("a token under the plain cookie name over https: %d", res.Status)
 	}
 	// HSTS depends on how the request arrived: TestSecurityHeaders.
 }

@@ -144,7 +144,7 @@ func TestSecurityHeaders(t *testing.T) {
 			}
 		}
 	}
-	if res := apptest.NewClient(t, behind.HTTP).Get("/login"); res.Cookie["tp_csrf"] == nil || !res.Cookie["tp_csrf"].Secure {
+	if res := apptest.NewClient(t, behind.HTTP).Get("/login"); res.Cookie["__Host-tp_csrf"] == nil || !res.Cookie["__Host-tp_csrf"].Secure {
 		t.Error("an https BASE_URL must make cookies Secure")
 	}
 }

@@ -29,13 +29,22 @@ func routes(app *fiber.App, h *handlers.Handlers, storage fiber.Storage, cfg Con
 
 	// Web pages: session, language and CSRF on every form. Tokens are
 	// signed, not stored (app/csrf.go), so page views write nothing.
-	const csrfCookie, csrfTTL = "tp_csrf", 8 * time.Hour
+	const csrfTTL = 8 * time.Hour
+	csrfCookie := "tp_csrf"
+	if cfg.SecureCookies() {
+		// Over https the cookie is __Host-: browsers then accept it only
+		// Secure, for Path=/ and from this host itself, so a sibling
+		// subdomain or a plain-http response cannot plant a token of its
+		// own choosing (the check compares form and cookie).
+		csrfCookie = "__Host-tp_csrf"
+	}
 	tokens := newCSRFTokens(cfg.SecretKey, csrfTTL, storage)
 	web := app.Group("", h.LoadSession, tokens.Rotate(csrfCookie), csrf.New(csrf.Config{
 		KeyLookup:      "form:_csrf",
 		Next:           func(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }, // area API routes come after this group: keys, no cookies
 		Extractor:      csrfFromFormOrHeader,
 		CookieName:     csrfCookie,
+		CookiePath:     "/",
 		CookieSameSite: "Lax",
 		CookieSecure:   cfg.SecureCookies(),
 		CookieHTTPOnly: true,

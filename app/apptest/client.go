@@ -76,11 +76,18 @@ func (c *Client) Get(path string) *Response {
 // client has none yet.
 func (c *Client) CSRF() string {
 	c.t.Helper()
-	if ck, ok := c.Jar["tp_csrf"]; ok {
+	csrfCookie := func() (*http.Cookie, bool) {
+		if ck, ok := c.Jar["tp_csrf"]; ok {
+			return ck, true
+		}
+		ck, ok := c.Jar["__Host-tp_csrf"] // the app's name over https
+		return ck, ok
+	}
+	if ck, ok := csrfCookie(); ok {
 		return ck.Value
 	}
 	c.Get("/login")
-	ck, ok := c.Jar["tp_csrf"]
+	ck, ok := csrfCookie()
 	if !ok {
 		c.t.Fatal("no CSRF cookie after GET /login")
 	}
