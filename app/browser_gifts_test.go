@@ -12,20 +12,13 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"trostpflaster/app"
 	"trostpflaster/app/apptest"
 )
 
 // TestBrowserGiftApproval: the demo agent sends a gift within the limit,
 // a second one above it waits; the admin approves; the mail arrives.
 func TestBrowserGiftApproval(t *testing.T) {
-	sink, smtpURL := startSMTP(t)
-	env := apptest.BaseEnv(t, "sqlite")
-	env["SMTP_URL"] = smtpURL
-	a := apptest.NewApp(t, env)
-	if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
-		t.Fatal(err)
-	}
+	a, sink := newMailingApp(t, "sqlite", true)
 	cafe, err := a.Store.MerchantBySlug(t.Context(), "cafe-rheinblick")
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 	qrcode "github.com/skip2/go-qrcode"
 
-	"trostpflaster/app"
 	"trostpflaster/app/apptest"
 	"trostpflaster/models"
 )
@@ -26,13 +25,7 @@ import (
 // owner types the code at the till and redeems 12,50 €; the customer's page
 // then shows the new balance.
 func TestBrowserClaimAndRedeem(t *testing.T) {
-	sink, smtpURL := startSMTP(t)
-	env := apptest.BaseEnv(t, "sqlite")
-	env["SMTP_URL"] = smtpURL
-	a := apptest.NewApp(t, env)
-	if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
-		t.Fatal(err)
-	}
+	a, sink := newMailingApp(t, "sqlite", true)
 	e := setupVoucherEnv(t, a)
 	mustLogo(t, e.a.Store, e.bakery)
 	// The help desk sends the gift by mail, "near" the customer's postcode:

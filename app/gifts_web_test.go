@@ -106,6 +106,22 @@ func readMIMEPart(h textproto.MIMEHeader, r io.Reader, msg *sinkMsg) error {
 	return nil
 }
 
+// newMailingApp is an app on dialect whose mails go over SMTP to an
+// in-process sink, with the demo data when seed is set.
+func newMailingApp(t *testing.T, dialect string, seed bool) (*app.App, *smtpSink) {
+	t.Helper()
+	sink, smtpURL := startSMTP(t)
+	env := apptest.BaseEnv(t, dialect)
+	env["SMTP_URL"] = smtpURL
+	a := apptest.NewApp(t, env)
+	if seed {
+		if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, sink
+}
+
 func startSMTP(t *testing.T) (*smtpSink, string) {
 	t.Helper()
 	sink := &smtpSink{}
@@ -126,13 +142,7 @@ func TestGiftMailOverSMTPAndClaimPage(t *testing.T) {
 	for _, d := range apptest.Dialects(t) {
 		t.Run(apptest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			sink, smtpURL := startSMTP(t)
-			env := apptest.BaseEnv(t, d)
-			env["SMTP_URL"] = smtpURL
-			a := apptest.NewApp(t, env)
-			if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
-				t.Fatal(err)
-			}
+			a, sink := newMailingApp(t, d, true)
 			e := &giftEnv{a: a}
 			e.company, _ = a.Store.CompanyBySlug(t.Context(), "beispiel-verlag")
 			e.key, _, _ = a.Store.CreateAPIKey(t.Context(), &e.company.ID, nil, "k", models.ActorCLI)

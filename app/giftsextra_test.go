@@ -411,10 +411,7 @@ func TestGiftScheduledDelivery(t *testing.T) {
 	for _, d := range apptest.Dialects(t) {
 		t.Run(apptest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			sink, smtpURL := startSMTP(t)
-			env := apptest.BaseEnv(t, d)
-			env["SMTP_URL"] = smtpURL
-			a := apptest.NewApp(t, env)
+			a, sink := newMailingApp(t, d, false)
 			e := &giftEnv{a: a}
 			seedGiftEnv(t, e)
 			s := a.Store

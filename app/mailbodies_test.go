@@ -34,13 +34,7 @@ func TestDeliveredMailsForgetTheirLinks(t *testing.T) {
 	for _, d := range apptest.Dialects(t) {
 		t.Run(apptest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			sink, smtpURL := startSMTP(t)
-			env := apptest.BaseEnv(t, d)
-			env["SMTP_URL"] = smtpURL
-			a := apptest.NewApp(t, env)
-			if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
-				t.Fatal(err)
-			}
+			a, sink := newMailingApp(t, d, true)
 			ctx := t.Context()
 			e := &giftEnv{a: a}
 			e.company, _ = a.Store.CompanyBySlug(ctx, "beispiel-verlag")
