@@ -43,7 +43,7 @@ func browser(t *testing.T, width, height int64, extra ...chromedp.ExecAllocatorO
 	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() {
 		cancelT()
 		cancelC()
@@ -52,6 +52,11 @@ func browser(t *testing.T, width, height int64, extra ...chromedp.ExecAllocatorO
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+	// Headless Chromium will not make a window narrower than 500 px: the
+	// page gets the phone's width from device metrics instead.
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
 	dir := os.Getenv("TEST_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir()

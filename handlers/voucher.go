@@ -135,9 +135,11 @@ func sendClaimPage(c *fiber.Ctx, parts [][]byte, csrf string) error {
 
 func (h *Handlers) voucherPage(c *fiber.Ctx, g *models.Gift, token string, err error) (voucherPage, error) {
 	p := voucherPage{Page: h.withForm(h.page(c, "voucher.title"), nil, err), Gift: g, Token: token, Print: c.Query("print") == "1"}
-	if g.Merchant != nil {
+	if g.CodeHash != nil && g.Merchant != nil {
 		// Claimed: the voucher shows its partner only (the offers are not
-		// loaded for it, models.ClaimPageGift).
+		// loaded for it, models.ClaimPageGift). A gift for one named partner
+		// has its merchant before the claim too, and is offered like a choice
+		// of one until the recipient takes it.
 		p.Partner = &claimPartner{Merchant: *g.Merchant, ShowLogo: g.Merchant.HasLogo() && g.Merchant.Status == models.MerchantApproved, Initial: initial(g.Merchant.Name)}
 	} else {
 		p.Merchants = h.claimPartners(g)

@@ -666,9 +666,12 @@ func (s *Store) GiftByClaimToken(ctx context.Context, token string) (*Gift, erro
 }
 
 // ClaimPageGift is GiftByClaimToken for the claim page, the busiest page:
-// one query for the gift with its company and chosen partner; the offered
-// partners (two more queries) only while the gift is not claimed yet, as
-// the claimed voucher does not show them. SenderUser is not loaded.
+// one query for the gift with its company and partner; the offered
+// partners (two more queries) only while the gift is not claimed yet (no
+// code), as the claimed voucher does not show them. A gift for one named
+// partner has its merchant from the start and is still unclaimed: its one
+// offer is what the page asks the recipient to take. SenderUser is not
+// loaded.
 func (s *Store) ClaimPageGift(ctx context.Context, token string) (*Gift, error) {
 	if len(token) < 20 || len(token) > 64 {
 		return nil, ErrNotFound
@@ -679,7 +682,7 @@ func (s *Store) ClaimPageGift(ctx context.Context, token string) (*Gift, error) 
 	if err != nil {
 		return nil, notFound(err)
 	}
-	if g.MerchantID == nil {
+	if g.CodeHash == nil {
 		err := s.db.WithContext(ctx).Where("gift_id = ?", g.ID).Order("position").Preload("Merchant").Find(&g.Offers).Error
 		if err != nil {
 			return nil, err
