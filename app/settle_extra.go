@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/stripe/stripe-go/v76"
@@ -100,49 +98,6 @@ func (a *App) RetryStripeEvents(ctx context.Context, includeFlagged bool) (appli
 		}
 	}
 	return applied, failed, nil
-}
-
-// runStripeEventsCommand runs `stripe-events retry`; handled is false for
-// other commands.
-func runStripeEventsCommand(ctx context.Context, cmd string, args []string, fs *flag.FlagSet, open func(bool) (*App, error), stdout, stderr io.Writer) (handled bool, err error) {
-	if cmd != "stripe-events retry" {
-		return false, nil
-	}
-	one := fs.String("event", "", "retry this event id now (also when flagged or not yet due)")
-	flagged := fs.Bool("flagged", false, "include events flagged for the operator")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: trostpflaster stripe-events retry [--event evt_…] [--flagged]\n\nProcesses stored Stripe events whose processing failed again from their\nstored payload (due ones; --flagged also those given up after too many\nattempts; --event one event now). Prints one line per event.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return true, err
-	}
-	a, err := open(false)
-	if err != nil {
-		return true, err
-	}
-	defer a.Close()
-	if *one != "" {
-		result, done, err := a.h.RetryStripeEvent(ctx, *one)
-		switch {
-		case done:
-			fmt.Fprintf(stdout, "%s: already processed\n", *one)
-			return true, nil
-		case err != nil:
-			return true, fmt.Errorf("%s: %w", *one, err)
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", *one, result)
-		return true, nil
-	}
-	applied, failed, err := a.RetryStripeEvents(ctx, *flagged)
-	if err != nil {
-		return true, err
-	}
-	fmt.Fprintf(stdout, "stripe events: %d applied, %d still failing\n", applied, failed)
-	if failed > 0 {
-		return true, exitError{1}
-	}
-	return true, nil
 }
 
 // creditRefundsOrNil keeps a nil adapter from becoming a non-nil interface.

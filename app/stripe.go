@@ -2,10 +2,7 @@ package app
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -130,47 +127,4 @@ func paymentsOrNil(p *stripePayments) handlers.Payments {
 		return nil
 	}
 	return p
-}
-
-// runStripeCommand runs `merchant connect`; handled is false for other
-// commands.
-func runStripeCommand(ctx context.Context, cmd string, args []string, fs *flag.FlagSet, open func(bool) (*App, error), stdout, stderr io.Writer, log *slog.Logger) (handled bool, err error) {
-	if cmd != "merchant connect" {
-		return false, nil
-	}
-	slug := fs.String("merchant", "", "merchant slug (required)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: trostpflaster merchant connect --merchant SLUG\n\nCreates the merchant's Stripe Express account (once; later runs reuse it) and\nprints a fresh onboarding link alone on the last line. Needs STRIPE_SECRET_KEY.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return true, err
-	}
-	if *slug == "" {
-		fs.Usage()
-		return true, errors.New("--merchant is required")
-	}
-	a, err := open(false)
-	if err != nil {
-		return true, err
-	}
-	defer a.Close()
-	p := newStripePayments(a.Cfg, log)
-	if p == nil {
-		return true, errors.New("STRIPE_SECRET_KEY is not set; Stripe onboarding needs it")
-	}
-	m, err := a.Store.MerchantBySlug(ctx, *slug)
-	if err != nil {
-		return true, fmt.Errorf("merchant %q: %w", *slug, err)
-	}
-	link, err := handlers.StripeOnboardingLink(ctx, a.Store, p, m.ID, a.Cfg.BaseURL)
-	if err != nil {
-		return true, err
-	}
-	m, err = a.Store.MerchantStripeStatus(ctx, m.ID)
-	if err != nil {
-		return true, err
-	}
-	fmt.Fprintf(stdout, "merchant %s: Stripe account %s; onboarding link (single use, expires soon):\n%s\n", m.Slug, m.StripeAccount(), link)
-	return true, nil
 }

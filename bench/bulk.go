@@ -36,27 +36,89 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 	if err != nil {
 		return nil, err
 	}
-	body := bulkCSV(fx)
+	b := &bulkRun{env: env, srv: srv, key: key, client: &http.Client{Timeout: 60 * time.Second}}
+	accept, err := b.accept(ctx, bulkCSV(fx))
+	if err != nil {
+		return nil, err
+	}
+	out := []*Result{accept}
+	if accept.Errors > 0 {
+		return out, nil
+	}
+	gifts, err := b.waitUntilSent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, gifts)
+	if gifts.Errors > 0 {
+		return out, nil
+	}
+	paths, err := b.claimPaths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no claim links in the batch")
+	}
+	mailing, err := b.loadWhileMailing(ctx, fx, o, base, paths)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, mailing...)
+	if !o.BulkMails {
+		return out, nil
+	}
+	mails, err := b.waitUntilMailed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, mails), nil
+}
+
+// bulkRun is one bulk send under measurement: the company's API key, the
+// batch, when its upload started (t0) and how long the upload took until
+// 202 (took). The later stages are timed from the 202: since t0 minus took.
+type bulkRun struct {
+	env    []string
+	srv    *child
+	key    string
+	client *http.Client
+	batch  string
+	t0     time.Time
+	took   time.Duration
+}
+
+// get is an authenticated API request to the child.
+func (b *bulkRun) get(ctx context.Context, u string) (*http.Response, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.client.Do(r)
+}
+
+// accept uploads the CSV and times it until 202 (bulk_accept).
+func (b *bulkRun) accept(ctx context.Context, body []byte) (*Result, error) {
 	fmt.Printf("running %-18s one request, %d rows (%.1f MB) …\n", "bulk_accept", bulkRows, float64(len(body))/1e6)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.appURL+"/api/v1/gifts/bulk", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.srv.appURL+"/api/v1/gifts/bulk", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Authorization", "Bearer "+b.key)
 	req.Header.Set("Idempotency-Key", "bench-bulk-"+time.Now().Format(time.RFC3339Nano))
-	client := &http.Client{Timeout: 60 * time.Second}
-	t0 := time.Now()
-	res, err := client.Do(req)
+	b.t0 = time.Now()
+	res, err := b.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	answer, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	took := time.Since(t0)
-	ms := float64(took.Microseconds()) / 1000
+	b.took = time.Since(b.t0)
+	ms := float64(b.took.Microseconds()) / 1000
 	accept := &Result{Name: "bulk_accept", Description: fmt.Sprintf("POST /api/v1/gifts/bulk, %d-row CSV, until 202 (req/s = rows/s)", bulkRows),
-		Conns: 1, Requests: 1, Throughput: bulkRows / took.Seconds(), P50Ms: ms, P99Ms: ms, MaxMs: ms}
+		Conns: 1, Requests: 1, Throughput: bulkRows / b.took.Seconds(), P50Ms: ms, P99Ms: ms, MaxMs: ms}
 	var batch struct {
 		ID   string `json:"id"`
 		Sent int    `json:"sent"`
@@ -64,24 +126,20 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 	if res.StatusCode != http.StatusAccepted || json.Unmarshal(answer, &batch) != nil || batch.ID == "" {
 		accept.Errors, accept.FirstError = 1, fmt.Sprintf("status %d: %.300s", res.StatusCode, answer)
 	}
-	accept.PeakRSSMB = srv.peakRSSMB()
+	b.batch = batch.ID
+	accept.PeakRSSMB = b.srv.peakRSSMB()
 	accept.judge(Target{MaxP99Ms: 10_000})
-	out := []*Result{accept}
-	if accept.Errors > 0 {
-		return out, nil
-	}
+	return accept, nil
+}
 
-	// The job queue writes the gifts; poll the progress until sent.
+// waitUntilSent polls the batch's progress until the job queue has written
+// every gift (bulk_gifts).
+func (b *bulkRun) waitUntilSent(ctx context.Context) (*Result, error) {
 	fmt.Printf("running %-18s until the batch is sent …\n", "bulk_gifts")
 	gifts := &Result{Name: "bulk_gifts", Description: fmt.Sprintf("202 until all %d gifts, ledger transactions and mails are written (job queue; req/s = gifts/s)", bulkRows), Conns: 1, Requests: 1}
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.appURL+"/api/v1/gifts/bulk/"+batch.ID, nil)
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Authorization", "Bearer "+key)
-		res, err := client.Do(r)
+		res, err := b.get(ctx, b.srv.appURL+"/api/v1/gifts/bulk/"+b.batch)
 		if err != nil {
 			return nil, err
 		}
@@ -106,29 +164,24 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	all := time.Since(t0) - took
+	all := time.Since(b.t0) - b.took
 	gms := float64(all.Microseconds()) / 1000
 	gifts.P50Ms, gifts.P99Ms, gifts.MaxMs, gifts.Throughput = gms, gms, gms, bulkRows/all.Seconds()
-	gifts.PeakRSSMB = srv.peakRSSMB()
-	out = append(out, gifts)
-	if gifts.Errors > 0 {
-		return out, nil
-	}
+	gifts.PeakRSSMB = b.srv.peakRSSMB()
+	return gifts, nil
+}
 
-	// Claim links of the batch, read back through the API.
+// claimPaths reads up to about 1,000 claim links of the batch back through
+// the API, as /c/{token} paths.
+func (b *bulkRun) claimPaths(ctx context.Context) ([]string, error) {
 	var paths []string
 	next := ""
 	for len(paths) < 1000 {
-		u := srv.appURL + "/api/v1/gifts/bulk/" + batch.ID + "/gifts?limit=100"
+		u := b.srv.appURL + "/api/v1/gifts/bulk/" + b.batch + "/gifts?limit=100"
 		if next != "" {
 			u += "&cursor=" + url.QueryEscape(next)
 		}
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Authorization", "Bearer "+key)
-		res, err := client.Do(r)
+		res, err := b.get(ctx, u)
 		if err != nil {
 			return nil, err
 		}
@@ -152,12 +205,13 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 			break
 		}
 	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("no claim links in the batch")
-	}
-	// While the worker mails the batch: the claim page of the claim
-	// scenario at its open-loop rate (judged: p99 ≤ 5 ms), then the batch's
-	// own links, not yet claimed (reported).
+	return paths, nil
+}
+
+// loadWhileMailing runs, while the worker mails the batch, the claim page of
+// the claim scenario at its open-loop rate (judged: p99 ≤ 5 ms), then the
+// batch's own links, not yet claimed (reported).
+func (b *bulkRun) loadWhileMailing(ctx context.Context, fx *Fixtures, o Options, base *Result, paths []string) ([]*Result, error) {
 	claim := claimPageAtRate(fx)
 	claim.Name, claim.Description = "bulk_claim_mailing", "GET /c/{token} (claimed voucher) open loop while the worker mails the batch"
 	links := Scenario{
@@ -168,18 +222,19 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 			return http.NewRequest(http.MethodGet, base+paths[rng.IntN(len(paths))], nil)
 		},
 	}
+	var out []*Result
 	for _, sc := range []Scenario{claim, links} {
-		before, _, err := bulkMailCounts(ctx, env)
+		before, _, err := bulkMailCounts(ctx, b.env)
 		if err != nil {
 			return nil, err
 		}
 		rate := sc.RateOf * base.Throughput
 		fmt.Printf("running %-20s open loop at %.0f req/s, up to %d conns, %s …\n", sc.Name, rate, o.Conns, o.Duration)
-		r, err := load(ctx, srv.appURL, sc, o.Conns, rate, o.Warmup, o.Duration)
+		r, err := load(ctx, b.srv.appURL, sc, o.Conns, rate, o.Warmup, o.Duration)
 		if err != nil {
 			return nil, err
 		}
-		sent, queued, err := bulkMailCounts(ctx, env)
+		sent, queued, err := bulkMailCounts(ctx, b.env)
 		if err != nil {
 			return nil, err
 		}
@@ -189,20 +244,20 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 			r.Errors++
 			r.FirstError = "no mail went out during the scenario: it did not run beside the mailing"
 		}
-		r.PeakRSSMB = srv.peakRSSMB()
+		r.PeakRSSMB = b.srv.peakRSSMB()
 		r.judge(sc.Target)
 		out = append(out, r)
 	}
+	return out, nil
+}
 
-	if !o.BulkMails {
-		return out, nil
-	}
-	// Then the rest of the mailing, with no other load: until every mail
-	// of the batch is out.
+// waitUntilMailed waits, with no other load, for the rest of the mailing:
+// until every mail of the batch is out (bulk_mails).
+func (b *bulkRun) waitUntilMailed(ctx context.Context) (*Result, error) {
 	fmt.Printf("running %-20s until every mail is out …\n", "bulk_mails")
 	mails := &Result{Name: "bulk_mails", Description: fmt.Sprintf("202 until all %d recipient mails are sent by the worker (dev mailer; req/s = mails/s)", bulkRows), Conns: 1, Requests: 1}
 	for {
-		sent, queued, err := bulkMailCounts(ctx, env)
+		sent, queued, err := bulkMailCounts(ctx, b.env)
 		if err != nil {
 			return nil, err
 		}
@@ -212,17 +267,17 @@ func benchBulk(ctx context.Context, env []string, srv *child, fx *Fixtures, o Op
 			}
 			break
 		}
-		if time.Since(t0) > 10*time.Minute || ctx.Err() != nil {
+		if time.Since(b.t0) > 10*time.Minute || ctx.Err() != nil {
 			mails.Errors, mails.FirstError = 1, fmt.Sprintf("%d mails still queued after 10 min", queued)
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	all = time.Since(t0) - took
+	all := time.Since(b.t0) - b.took
 	mms := float64(all.Microseconds()) / 1000
 	mails.P50Ms, mails.P99Ms, mails.MaxMs, mails.Throughput = mms, mms, mms, bulkRows/all.Seconds()
-	mails.PeakRSSMB = srv.peakRSSMB()
-	return append(out, mails), nil
+	mails.PeakRSSMB = b.srv.peakRSSMB()
+	return mails, nil
 }
 
 // bulkSetup gives the demo company a key and enough credit, through the

