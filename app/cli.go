@@ -53,7 +53,8 @@ Each command has --help. Configuration comes from the environment: ADDR
 (listen address, default 127.0.0.1:8080), BASE_URL, DATABASE_URL, SECRET_KEY,
 STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE, SMTP_URL, MAIL_FROM,
 TRUSTED_PROXIES, REDIS_URL, REDIS_PREFIX, METRICS_TOKEN, BCRYPT_COST,
-SETTLEMENT_MIN_CENTS, RETENTION_DAYS, WEBHOOKS_ALLOW_PRIVATE (see README.md).
+SETTLEMENT_MIN_CENTS, RETENTION_DAYS, WEBHOOKS_ALLOW_PRIVATE,
+CLAIM_PAGE_CACHE_BYTES (see docs/configuration.md).
 `
 
 // printUsage writes the shared help: what the binary is, the table of
