@@ -123,3 +123,22 @@ func applyMigration(tx *gorm.DB, id, stmts string) error {
 	}
 	return tx.Exec("INSERT INTO migrations (id) VALUES (?)", id).Error
 }
+
+// AllModels lists every table in creation order, for migrations and tests.
+func AllModels() []any {
+	return []any{
+		&Region{}, &Merchant{}, &Company{}, &User{}, &Membership{}, &Session{},
+		&PasswordReset{}, &APIKey{}, &LedgerAccount{}, &LedgerTransaction{},
+		&LedgerEntry{}, &AuditLog{}, &Mail{}, &KV{},
+		&Gift{}, &GiftMerchant{}, &AgentLimit{},
+		&StripeEvent{},
+		&MerchantLogo{}, &MerchantInvite{},
+		&WebhookEndpoint{}, &WebhookDelivery{},
+		&Redemption{}, &Payout{}, &Topup{},
+		&GiftTemplate{}, &GiftReason{}, &PreferredPartner{}, &GiftSettings{},
+		&StripeRefund{}, &CreditRefund{}, &TransferReversal{}, &PayoutItem{}, &StripeCharge{},
+		&BulkBatch{}, &BulkRow{},
+		&SearchVersion{},
+		&JobLease{},
+	}
+}
