@@ -59,6 +59,52 @@ func looksBinary(data []byte) bool {
 // Cells that a spreadsheet would run as a formula (starting with = + - @,
 // tab or carriage return) are rejected per row.
 func ParseBulkCSV(data []byte, lang string) (*BulkCSV, error) {
+	data, err := bulkText(data)
+	if err != nil {
+		return nil, err
+	}
+	header, _, _ := bytes.Cut(data, []byte("\n"))
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = ','
+	if bytes.Count(header, []byte(";")) > bytes.Count(header, []byte(",")) {
+		r.Comma = ';'
+	}
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	col, ignored, err := bulkHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	out := &BulkCSV{IgnoredColumns: ignored}
+	for rowNo := 2; ; rowNo++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
+				return nil, &BulkFileError{Code: MsgBulkMalformed}
+			}
+			return nil, err
+		}
+		if blankRecord(rec) {
+			continue // blank lines (often at the end of an export)
+		}
+		if len(out.Rows) == BulkMaxRows {
+			return nil, &BulkFileError{Code: MsgBulkTooMany}
+		}
+		out.Rows = append(out.Rows, parseBulkRow(rec, col, rowNo, lang))
+	}
+	if len(out.Rows) == 0 {
+		return nil, &BulkFileError{Code: MsgBulkEmpty}
+	}
+	return out, nil
+}
+
+// bulkText checks that an upload is UTF-8 text of at most BulkMaxBytes
+// and returns it without a BOM.
+func bulkText(data []byte) ([]byte, error) {
 	if len(data) > BulkMaxBytes {
 		return nil, &BulkFileError{Code: MsgBulkTooLarge}
 	}
@@ -75,17 +121,17 @@ func ParseBulkCSV(data []byte, lang string) (*BulkCSV, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &BulkFileError{Code: MsgBulkEmpty}
 	}
-	header, _, _ := bytes.Cut(data, []byte("\n"))
-	r := csv.NewReader(bytes.NewReader(data))
-	r.Comma = ','
-	if bytes.Count(header, []byte(";")) > bytes.Count(header, []byte(",")) {
-		r.Comma = ';'
-	}
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
+	return data, nil
+}
+
+// bulkHeader reads the header row: the position (from 1; 0 = absent) of
+// each known column, and the unknown columns, which are ignored. A column
+// named twice, or a missing amount, partner or recipient column, rejects
+// the file.
+func bulkHeader(r *csv.Reader) (map[string]int, []string, error) {
 	head, err := r.Read()
 	if err != nil {
-		return nil, &BulkFileError{Code: MsgBulkMalformed}
+		return nil, nil, &BulkFileError{Code: MsgBulkMalformed}
 	}
 	col := map[string]int{}
 	var ignored, dup []string
@@ -102,7 +148,7 @@ func ParseBulkCSV(data []byte, lang string) (*BulkCSV, error) {
 		}
 	}
 	if len(dup) > 0 {
-		return nil, &BulkFileError{Code: MsgBulkColumnDup, Columns: dup}
+		return nil, nil, &BulkFileError{Code: MsgBulkColumnDup, Columns: dup}
 	}
 	var missing []string
 	if col["amount"] == 0 && col["amount_cents"] == 0 {
@@ -115,88 +161,73 @@ func ParseBulkCSV(data []byte, lang string) (*BulkCSV, error) {
 		missing = append(missing, "recipient_email")
 	}
 	if len(missing) > 0 {
-		return nil, &BulkFileError{Code: MsgBulkColumns, Columns: missing}
+		return nil, nil, &BulkFileError{Code: MsgBulkColumns, Columns: missing}
 	}
-	out := &BulkCSV{IgnoredColumns: ignored}
-	for rowNo := 2; ; rowNo++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	return col, ignored, nil
+}
+
+// blankRecord reports whether every cell of a record is empty.
+func blankRecord(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
 		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
-				return nil, &BulkFileError{Code: MsgBulkMalformed}
-			}
-			return nil, err
-		}
-		empty := true
-		for _, c := range rec {
-			if strings.TrimSpace(c) != "" {
-				empty = false
-				break
-			}
-		}
-		if empty {
-			continue // blank lines (often at the end of an export)
-		}
-		if len(out.Rows) == BulkMaxRows {
-			return nil, &BulkFileError{Code: MsgBulkTooMany}
-		}
-		b := BulkInput{Row: rowNo, In: GiftInput{Lang: lang}}
-		cell := func(name string) string {
-			i := col[name]
-			if i == 0 || i > len(rec) {
-				return ""
-			}
-			v := rec[i-1]
-			if isFormula(v) {
-				b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: name, Code: MsgBulkFormula})
-				return ""
-			}
-			return strings.Clone(v)
-		}
-		b.In.RecipientEmail = cell("recipient_email")
-		b.In.RecipientName = cell("recipient_name")
-		b.In.Currency = cell("currency")
-		b.In.Near = cell("near")
-		b.In.Message = cell("message")
-		b.In.Reference = cell("reference")
-		b.In.ReasonCode = strings.TrimSpace(cell("reason_code"))
-		b.In.Notify = strings.ToLower(strings.TrimSpace(cell("notify")))
-		if l := strings.ToLower(strings.TrimSpace(cell("language"))); l != "" {
-			b.In.Lang = l
-			if l != "de" && l != "en" {
-				b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: "language", Code: MsgInvalid})
-			}
-		}
-		for _, ref := range strings.Split(cell("merchant"), "|") {
-			if ref = strings.TrimSpace(ref); ref != "" {
-				b.MerchantRefs = append(b.MerchantRefs, ref)
-			}
-		}
-		b.AmountField = "amount"
-		if col["amount"] > 0 && strings.TrimSpace(cell("amount")) != "" {
-			c, ok := ParseCents(cell("amount"))
-			if !ok && !hasError(b.Errors, "amount") {
-				b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: "amount", Code: MsgBulkAmount})
-			}
-			b.In.AmountCents = c
-		} else if col["amount_cents"] > 0 {
-			b.AmountField = "amount_cents"
-			raw := strings.TrimSpace(cell("amount_cents"))
-			c, err := strconv.ParseInt(raw, 10, 64)
-			if (err != nil || c <= 0) && !hasError(b.Errors, "amount_cents") {
-				b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: "amount_cents", Code: MsgBulkAmount})
-			}
-			b.In.AmountCents = c
-		}
-		out.Rows = append(out.Rows, b)
 	}
-	if len(out.Rows) == 0 {
-		return nil, &BulkFileError{Code: MsgBulkEmpty}
+	return true
+}
+
+// parseBulkRow reads one data row into a gift input, with the row's
+// problems (formula cells, language, amount) as its errors.
+func parseBulkRow(rec []string, col map[string]int, rowNo int, lang string) BulkInput {
+	b := BulkInput{Row: rowNo, In: GiftInput{Lang: lang}}
+	cell := func(name string) string {
+		i := col[name]
+		if i == 0 || i > len(rec) {
+			return ""
+		}
+		v := rec[i-1]
+		if isFormula(v) {
+			b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: name, Code: MsgBulkFormula})
+			return ""
+		}
+		return strings.Clone(v)
 	}
-	return out, nil
+	b.In.RecipientEmail = cell("recipient_email")
+	b.In.RecipientName = cell("recipient_name")
+	b.In.Currency = cell("currency")
+	b.In.Near = cell("near")
+	b.In.Message = cell("message")
+	b.In.Reference = cell("reference")
+	b.In.ReasonCode = strings.TrimSpace(cell("reason_code"))
+	b.In.Notify = strings.ToLower(strings.TrimSpace(cell("notify")))
+	if l := strings.ToLower(strings.TrimSpace(cell("language"))); l != "" {
+		b.In.Lang = l
+		if l != "de" && l != "en" {
+			b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: "language", Code: MsgInvalid})
+		}
+	}
+	for _, ref := range strings.Split(cell("merchant"), "|") {
+		if ref = strings.TrimSpace(ref); ref != "" {
+			b.MerchantRefs = append(b.MerchantRefs, ref)
+		}
+	}
+	b.AmountField = "amount"
+	if col["amount"] > 0 && strings.TrimSpace(cell("amount")) != "" {
+		c, ok := ParseCents(cell("amount"))
+		if !ok && !hasError(b.Errors, "amount") {
+			b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: "amount", Code: MsgBulkAmount})
+		}
+		b.In.AmountCents = c
+	} else if col["amount_cents"] > 0 {
+		b.AmountField = "amount_cents"
+		raw := strings.TrimSpace(cell("amount_cents"))
+		c, err := strconv.ParseInt(raw, 10, 64)
+		if (err != nil || c <= 0) && !hasError(b.Errors, "amount_cents") {
+			b.Errors = append(b.Errors, BulkRowError{Row: rowNo, Field: "amount_cents", Code: MsgBulkAmount})
+		}
+		b.In.AmountCents = c
+	}
+	return b
 }
 
 // isFormula reports whether a spreadsheet would evaluate the cell (OWASP

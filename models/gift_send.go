@@ -150,101 +150,22 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 	if err := v.Err(); err != nil {
 		return nil, false, err
 	}
-	db := s.db.WithContext(ctx)
-	var company Company
-	if err := db.Preload("Region").First(&company, sender.CompanyID).Error; err != nil {
-		return nil, false, notFound(err)
-	}
-	if in.Currency == "" {
-		in.Currency = company.Region.Currency
-	} else if in.Currency != company.Region.Currency {
-		return nil, false, ValidationErrors{"currency": MsgGiftCurrency}
-	}
-	if err := s.checkGiftReason(db, company.ID, in.ReasonCode); err != nil {
+	company, err := s.sendingCompany(ctx, sender.CompanyID, &in)
+	if err != nil {
 		return nil, false, err
 	}
 	limited, err := s.senderLimits(ctx, sender)
 	if err != nil {
 		return nil, false, err
 	}
-	merchantIDs := in.MerchantIDs
-	if in.Near != "" {
-		hits, _, err := s.SearchMerchants(ctx, places, CatalogQuery{Region: company.Region.Slug, Near: in.Near, Limit: GiftNearMerchants})
-		if err != nil {
-			return nil, false, err
-		}
-		if len(hits) == 0 {
-			return nil, false, ValidationErrors{"near": MsgGiftNearEmpty}
-		}
-		for _, h := range hits {
-			merchantIDs = append(merchantIDs, h.ID)
-		}
+	merchantIDs, err := s.offeredPartners(ctx, places, company, &in)
+	if err != nil {
+		return nil, false, err
 	}
-
 	now := s.Now()
 	g := s.newGift(company.ID, sender, &in, merchantIDs, reqHash, now)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		var ms []Merchant
-		if err := tx.Where("id IN ? AND status = ? AND region_id = ?", merchantIDs, MerchantApproved, company.RegionID).Find(&ms).Error; err != nil {
-			return err
-		}
-		if len(ms) != len(merchantIDs) {
-			return ValidationErrors{"merchant_ids": MsgGiftMerchant}
-		}
-		// Partners on holiday or at their monthly cap take no new gifts;
-		// gifts already issued stay valid.
-		for i := range ms {
-			issued, err := merchantGiftsThisMonth(tx, ms[i].ID, now)
-			if err != nil {
-				return err
-			}
-			if !ms[i].AcceptsGifts(now, issued) {
-				return ValidationErrors{"merchant_ids": MsgGiftMerchant}
-			}
-		}
-		if err := tx.Omit("Offers", "Company", "SenderUser", "Merchant").Create(&g).Error; err != nil {
-			return err
-		}
-		for i, id := range merchantIDs {
-			if err := tx.Omit("Merchant").Create(&GiftMerchant{GiftID: g.ID, MerchantID: id, Position: i}).Error; err != nil {
-				return err
-			}
-		}
-		// Booking first takes the company's credit row lock, so the budget
-		// check below sees every earlier send of the company (no two sends
-		// of one agent can both slip under the budget).
-		if _, err := s.book(tx, Booking{Kind: "gift.sent", IdempotencyKey: "gift.sent:" + g.PublicID, Currency: g.Currency,
-			Memo: "gift " + g.PublicID, Postings: Move(AccountCompanyCredit(company.ID), AccountVoucher(g.ID), g.AmountCents)}); err != nil {
-			return err
-		}
-		if err := s.checkCustomerCap(tx, &g, now); err != nil {
-			return err
-		}
-		if limited != nil {
-			ok, err := s.withinLimits(tx, limited, sender, g.AmountCents, g.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				g.Status = GiftPendingApproval
-			}
-		}
-		if g.Status == GiftSent {
-			g.SentAt = &now
-		}
-		if err := tx.Model(&Gift{}).Where("id = ?", g.ID).Updates(map[string]any{"status": g.Status, "sent_at": g.SentAt}).Error; err != nil {
-			return err
-		}
-		if err := audit(tx, sender.actor(), "gift.created", "gift", &g.ID, map[string]any{"public_id": g.PublicID, "amount_cents": g.AmountCents, "status": g.Status}); err != nil {
-			return err
-		}
-		if g.Status == GiftSent {
-			if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(&g)); err != nil {
-				return err
-			}
-			return s.queueGiftMail(tx, &g, compose)
-		}
-		return nil
+		return s.writeGift(tx, &g, company, sender, limited, merchantIDs, compose, now)
 	})
 	if errors.Is(err, ErrConflict) || errors.Is(err, gorm.ErrDuplicatedKey) {
 		if in.IdempotencyKey != "" {
@@ -260,6 +181,131 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 	}
 	out, err := s.giftByID(ctx, g.ID)
 	return out, true, err
+}
+
+// sendingCompany loads the sending company with its region and checks the
+// input against it: the currency is the region's (filled in when empty)
+// and the reason one of the company's active ones.
+func (s *Store) sendingCompany(ctx context.Context, companyID uint, in *GiftInput) (*Company, error) {
+	db := s.db.WithContext(ctx)
+	var company Company
+	if err := db.Preload("Region").First(&company, companyID).Error; err != nil {
+		return nil, notFound(err)
+	}
+	if in.Currency == "" {
+		in.Currency = company.Region.Currency
+	} else if in.Currency != company.Region.Currency {
+		return nil, ValidationErrors{"currency": MsgGiftCurrency}
+	}
+	if err := s.checkGiftReason(db, company.ID, in.ReasonCode); err != nil {
+		return nil, err
+	}
+	return &company, nil
+}
+
+// offeredPartners returns the partners a gift offers: those chosen, or the
+// GiftNearMerchants nearest to in.Near in the company's region
+// (ValidationErrors when there are none).
+func (s *Store) offeredPartners(ctx context.Context, places *Places, company *Company, in *GiftInput) ([]uint, error) {
+	merchantIDs := in.MerchantIDs
+	if in.Near == "" {
+		return merchantIDs, nil
+	}
+	hits, _, err := s.SearchMerchants(ctx, places, CatalogQuery{Region: company.Region.Slug, Near: in.Near, Limit: GiftNearMerchants})
+	if err != nil {
+		return nil, err
+	}
+	if len(hits) == 0 {
+		return nil, ValidationErrors{"near": MsgGiftNearEmpty}
+	}
+	for _, h := range hits {
+		merchantIDs = append(merchantIDs, h.ID)
+	}
+	return merchantIDs, nil
+}
+
+// writeGift is SendGift's transaction: the partners still take gifts, the
+// gift and its offers are written, the amount moves from the company's
+// credit to the gift's voucher account, the customer cap and the agent's
+// limits decide between sent and waiting for approval, and a sent gift
+// gets its webhook and mail.
+func (s *Store) writeGift(tx *gorm.DB, g *Gift, company *Company, sender GiftSender, limited *AgentLimit, merchantIDs []uint,
+	compose GiftMailComposer, now time.Time) error {
+	if err := checkPartnersTakeGifts(tx, merchantIDs, company.RegionID, now); err != nil {
+		return err
+	}
+	if err := tx.Omit("Offers", "Company", "SenderUser", "Merchant").Create(g).Error; err != nil {
+		return err
+	}
+	for i, id := range merchantIDs {
+		if err := tx.Omit("Merchant").Create(&GiftMerchant{GiftID: g.ID, MerchantID: id, Position: i}).Error; err != nil {
+			return err
+		}
+	}
+	// Booking first takes the company's credit row lock, so the budget
+	// check below sees every earlier send of the company (no two sends
+	// of one agent can both slip under the budget).
+	if _, err := s.book(tx, Booking{Kind: "gift.sent", IdempotencyKey: "gift.sent:" + g.PublicID, Currency: g.Currency,
+		Memo: "gift " + g.PublicID, Postings: Move(AccountCompanyCredit(company.ID), AccountVoucher(g.ID), g.AmountCents)}); err != nil {
+		return err
+	}
+	if err := s.checkCustomerCap(tx, g, now); err != nil {
+		return err
+	}
+	if err := s.decideApproval(tx, g, limited, sender, now); err != nil {
+		return err
+	}
+	if err := audit(tx, sender.actor(), "gift.created", "gift", &g.ID, map[string]any{"public_id": g.PublicID, "amount_cents": g.AmountCents, "status": g.Status}); err != nil {
+		return err
+	}
+	if g.Status == GiftSent {
+		if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(g)); err != nil {
+			return err
+		}
+		return s.queueGiftMail(tx, g, compose)
+	}
+	return nil
+}
+
+// checkPartnersTakeGifts makes sure every partner is approved in the region
+// and takes new gifts: partners on holiday or at their monthly cap take
+// none (gifts already issued stay valid).
+func checkPartnersTakeGifts(tx *gorm.DB, merchantIDs []uint, regionID uint, now time.Time) error {
+	var ms []Merchant
+	if err := tx.Where("id IN ? AND status = ? AND region_id = ?", merchantIDs, MerchantApproved, regionID).Find(&ms).Error; err != nil {
+		return err
+	}
+	if len(ms) != len(merchantIDs) {
+		return ValidationErrors{"merchant_ids": MsgGiftMerchant}
+	}
+	for i := range ms {
+		issued, err := merchantGiftsThisMonth(tx, ms[i].ID, now)
+		if err != nil {
+			return err
+		}
+		if !ms[i].AcceptsGifts(now, issued) {
+			return ValidationErrors{"merchant_ids": MsgGiftMerchant}
+		}
+	}
+	return nil
+}
+
+// decideApproval sets the new gift's status: sent, or waiting for approval
+// when it is above the agent's limits, and stores it.
+func (s *Store) decideApproval(tx *gorm.DB, g *Gift, limited *AgentLimit, sender GiftSender, now time.Time) error {
+	if limited != nil {
+		ok, err := s.withinLimits(tx, limited, sender, g.AmountCents, g.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			g.Status = GiftPendingApproval
+		}
+	}
+	if g.Status == GiftSent {
+		g.SentAt = &now
+	}
+	return tx.Model(&Gift{}).Where("id = ?", g.ID).Updates(map[string]any{"status": g.Status, "sent_at": g.SentAt}).Error
 }
 
 // newGift builds a gift row from validated input (single sends and bulk

@@ -77,17 +77,7 @@ type RedeemInput struct {
 // relations or texts: the till and the API show the balance); a replay
 // returns the whole gift.
 func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in RedeemInput) (*Redemption, *Gift, bool, error) {
-	v := ValidationErrors{}
-	if in.AmountCents < 1 || in.AmountCents > 100_000_00 {
-		v.Add("amount_cents", MsgRedeemAmount)
-	}
-	in.Reference = checkText(v, "reference", in.Reference, 0, 120)
-	if in.BasketCents != nil && (*in.BasketCents < 0 || *in.BasketCents > 100_000_000) {
-		v.Add("basket_cents", MsgInvalid)
-	}
-	if len(in.IdempotencyKey) > 200 {
-		v.Add("idempotency_key", MsgIdempotencyKey)
-	}
+	v := checkRedeemInput(&in)
 	g, bp, err := s.voucherToRedeem(ctx, merchantID, code)
 	if err != nil {
 		return nil, nil, false, err
@@ -105,76 +95,15 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 			return r, g, true, err
 		}
 	}
-	commission := Commission(in.AmountCents, bp)
 	now := s.Now()
 	r := Redemption{PublicID: "rd_" + newPublicID(), GiftID: g.ID, MerchantID: merchantID, AmountCents: in.AmountCents,
-		CommissionCents: commission, Currency: g.Currency, Reference: in.Reference, BasketCents: in.BasketCents,
+		CommissionCents: Commission(in.AmountCents, bp), Currency: g.Currency, Reference: in.Reference, BasketCents: in.BasketCents,
 		NewCustomer: in.NewCustomer, RequestHash: reqHash, ByUserID: in.UserID, ByAPIKeyID: in.APIKeyID, CreatedAt: now}
 	if in.IdempotencyKey != "" {
 		r.IdempotencyKey = &in.IdempotencyKey
 	}
 	after := *g // the state this redemption leaves (balance and status from the UPDATE)
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		// The guard: the balance moves only if it covers the amount, and the
-		// new balance and status come back from the same statement.
-		rows, err := rawQuery(tx, "UPDATE gifts SET balance_cents = balance_cents - ?, "+
-			"status = CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END, updated_at = ? "+
-			"WHERE id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN (?, ?) AND expires_at > ? "+
-			"RETURNING balance_cents, status",
-			in.AmountCents, in.AmountCents, GiftRedeemed, GiftPartiallyRedeemed, now,
-			g.ID, merchantID, in.AmountCents, GiftClaimed, GiftPartiallyRedeemed, now)
-		if err != nil {
-			return err
-		}
-		updated := rows.Next()
-		if updated {
-			err = rows.Scan(&after.BalanceCents, &after.Status)
-		}
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = rows.Err()
-		}
-		if err != nil {
-			return err
-		}
-		if !updated {
-			var cur Gift
-			if err := tx.Select("status", "balance_cents", "expires_at").First(&cur, g.ID).Error; err != nil {
-				return err
-			}
-			if cur.Status == GiftExpired || cur.Status == GiftCancelled || !cur.ExpiresAt.After(now) {
-				return ErrExpired
-			}
-			return ErrBalanceTooLow
-		}
-		after.UpdatedAt = now
-		if r.ID, err = insertID(tx, "INSERT INTO redemptions (public_id, gift_id, merchant_id, amount_cents, commission_cents, currency, "+
-			"reference, basket_cents, new_customer, idempotency_key, request_hash, by_user_id, by_api_key_id, created_at) "+
-			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-			r.PublicID, r.GiftID, r.MerchantID, r.AmountCents, r.CommissionCents, r.Currency,
-			r.Reference, r.BasketCents, r.NewCustomer, r.IdempotencyKey, r.RequestHash, r.ByUserID, r.ByAPIKeyID, r.CreatedAt); err != nil {
-			return err
-		}
-		postings := []Posting{{Account: AccountVoucher(g.ID), Amount: -in.AmountCents},
-			{Account: AccountMerchantPayable(merchantID), Amount: in.AmountCents - commission}}
-		if commission > 0 {
-			postings = append(postings, Posting{Account: AccountPlatformCommission, Amount: commission})
-		}
-		// The key holds the redemption's new random public id, so no earlier
-		// booking can have it (the unique index still guards it).
-		if _, err := s.book(tx, Booking{Kind: "voucher.redeemed", IdempotencyKey: "redemption:" + r.PublicID, NewKey: true, Currency: g.Currency,
-			Memo: "redemption " + r.PublicID, Postings: postings}); err != nil {
-			return err
-		}
-		if err := audit(tx, redeemActor(in), "voucher.redeemed", "gift", &g.ID, map[string]any{"redemption": r.PublicID, "amount_cents": in.AmountCents}); err != nil {
-			return err
-		}
-		data := giftHookData(&after)
-		data["redemption_id"], data["redeemed_cents"] = r.PublicID, in.AmountCents
-		return s.emitHook(tx, g.CompanyID, HookVoucherRedeem, data)
-	})
+	err = s.tx(ctx, func(tx *gorm.DB) error { return s.writeRedemption(tx, &r, &after, in, now) })
 	if err != nil && in.IdempotencyKey != "" && (errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, ErrConflict) && !errors.Is(err, ErrBalanceTooLow)) {
 		// A concurrent request with the same key won the race.
 		if prev, perr := s.redemptionByKey(ctx, merchantID, in.IdempotencyKey, reqHash); perr == nil {
@@ -188,6 +117,104 @@ func (s *Store) Redeem(ctx context.Context, merchantID uint, code string, in Red
 	// Only balance, status and updated_at changed, and the UPDATE returned
 	// them.
 	return &r, &after, false, nil
+}
+
+// checkRedeemInput validates a redemption's input (the code is checked by
+// looking it up).
+func checkRedeemInput(in *RedeemInput) ValidationErrors {
+	v := ValidationErrors{}
+	if in.AmountCents < 1 || in.AmountCents > 100_000_00 {
+		v.Add("amount_cents", MsgRedeemAmount)
+	}
+	in.Reference = checkText(v, "reference", in.Reference, 0, 120)
+	if in.BasketCents != nil && (*in.BasketCents < 0 || *in.BasketCents > 100_000_000) {
+		v.Add("basket_cents", MsgInvalid)
+	}
+	if len(in.IdempotencyKey) > 200 {
+		v.Add("idempotency_key", MsgIdempotencyKey)
+	}
+	return v
+}
+
+// writeRedemption is Redeem's transaction, in fixed SQL on the hot path:
+// the voucher's balance moves (takeFromVoucher, which fills in after), the
+// redemption row is inserted, the ledger books it, and the audit entry and
+// the voucher.redeemed webhook are written.
+func (s *Store) writeRedemption(tx *gorm.DB, r *Redemption, after *Gift, in RedeemInput, now time.Time) error {
+	if err := takeFromVoucher(tx, after, r.MerchantID, r.AmountCents, now); err != nil {
+		return err
+	}
+	after.UpdatedAt = now
+	var err error
+	if r.ID, err = insertID(tx, "INSERT INTO redemptions (public_id, gift_id, merchant_id, amount_cents, commission_cents, currency, "+
+		"reference, basket_cents, new_customer, idempotency_key, request_hash, by_user_id, by_api_key_id, created_at) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		r.PublicID, r.GiftID, r.MerchantID, r.AmountCents, r.CommissionCents, r.Currency,
+		r.Reference, r.BasketCents, r.NewCustomer, r.IdempotencyKey, r.RequestHash, r.ByUserID, r.ByAPIKeyID, r.CreatedAt); err != nil {
+		return err
+	}
+	if err := s.bookRedemption(tx, r); err != nil {
+		return err
+	}
+	if err := audit(tx, redeemActor(in), "voucher.redeemed", "gift", &r.GiftID, map[string]any{"redemption": r.PublicID, "amount_cents": r.AmountCents}); err != nil {
+		return err
+	}
+	data := giftHookData(after)
+	data["redemption_id"], data["redeemed_cents"] = r.PublicID, r.AmountCents
+	return s.emitHook(tx, after.CompanyID, HookVoucherRedeem, data)
+}
+
+// takeFromVoucher lowers the voucher's balance by amount, guarded: the
+// balance moves only if it covers the amount, and the new balance and
+// status come back from the same statement into g. When nothing moved it
+// tells an expired or cancelled voucher (ErrExpired) from a too small
+// balance (ErrBalanceTooLow).
+func takeFromVoucher(tx *gorm.DB, g *Gift, merchantID uint, amount int64, now time.Time) error {
+	rows, err := rawQuery(tx, "UPDATE gifts SET balance_cents = balance_cents - ?, "+
+		"status = CASE WHEN balance_cents - ? = 0 THEN ? ELSE ? END, updated_at = ? "+
+		"WHERE id = ? AND merchant_id = ? AND balance_cents >= ? AND status IN (?, ?) AND expires_at > ? "+
+		"RETURNING balance_cents, status",
+		amount, amount, GiftRedeemed, GiftPartiallyRedeemed, now,
+		g.ID, merchantID, amount, GiftClaimed, GiftPartiallyRedeemed, now)
+	if err != nil {
+		return err
+	}
+	updated := rows.Next()
+	if updated {
+		err = rows.Scan(&g.BalanceCents, &g.Status)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil || updated {
+		return err
+	}
+	var cur Gift
+	if err := tx.Select("status", "balance_cents", "expires_at").First(&cur, g.ID).Error; err != nil {
+		return err
+	}
+	if cur.Status == GiftExpired || cur.Status == GiftCancelled || !cur.ExpiresAt.After(now) {
+		return ErrExpired
+	}
+	return ErrBalanceTooLow
+}
+
+// bookRedemption books a redemption: voucher → merchant payable (minus
+// commission) and platform commission.
+func (s *Store) bookRedemption(tx *gorm.DB, r *Redemption) error {
+	postings := []Posting{{Account: AccountVoucher(r.GiftID), Amount: -r.AmountCents},
+		{Account: AccountMerchantPayable(r.MerchantID), Amount: r.AmountCents - r.CommissionCents}}
+	if r.CommissionCents > 0 {
+		postings = append(postings, Posting{Account: AccountPlatformCommission, Amount: r.CommissionCents})
+	}
+	// The key holds the redemption's new random public id, so no earlier
+	// booking can have it (the unique index still guards it).
+	_, err := s.book(tx, Booking{Kind: "voucher.redeemed", IdempotencyKey: "redemption:" + r.PublicID, NewKey: true, Currency: r.Currency,
+		Memo: "redemption " + r.PublicID, Postings: postings})
+	return err
 }
 
 // voucherToRedeem is VoucherForMerchant for Redeem, in one fixed statement
