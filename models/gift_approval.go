@@ -71,18 +71,26 @@ func (s *Store) giveBack(tx *gorm.DB, g *Gift, from []string, kind, note string,
 	return s.emitHook(tx, g.CompanyID, HookGiftCancelled, giftHookData(&cancelled))
 }
 
-// ApproveGift lets a company admin send a gift that waited for approval
-// (its amount was reserved when it was created); the mail is queued now.
-func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, publicID, note string, compose GiftMailComposer, tell DecisionMailComposer) (*Gift, error) {
+// giftToDecide checks an admin's decision on a waiting gift: the user
+// administers the company and the note is valid. It returns the gift and
+// the cleaned note.
+func (s *Store) giftToDecide(ctx context.Context, companyID, adminID uint, publicID, note string) (*Gift, string, error) {
 	if err := s.requireCompanyAdmin(ctx, companyID, adminID); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	v := ValidationErrors{}
 	note = checkText(v, "note", note, 0, 1000)
 	if err := v.Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	g, err := s.GiftByPublicID(ctx, companyID, publicID)
+	return g, note, err
+}
+
+// ApproveGift lets a company admin send a gift that waited for approval
+// (its amount was reserved when it was created); the mail is queued now.
+func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, publicID, note string, compose GiftMailComposer, tell DecisionMailComposer) (*Gift, error) {
+	g, note, err := s.giftToDecide(ctx, companyID, adminID, publicID, note)
 	if err != nil {
 		return nil, err
 	}
@@ -145,15 +153,7 @@ func (s *Store) queueDecisionMail(tx *gorm.DB, g *Gift, adminID uint, approved b
 // DeclineGift lets a company admin turn down a waiting gift with a note for
 // the agent; the reserved amount returns to the credit.
 func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, publicID, note string, tell DecisionMailComposer) (*Gift, error) {
-	if err := s.requireCompanyAdmin(ctx, companyID, adminID); err != nil {
-		return nil, err
-	}
-	v := ValidationErrors{}
-	note = checkText(v, "note", note, 0, 1000)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	g, err := s.GiftByPublicID(ctx, companyID, publicID)
+	g, note, err := s.giftToDecide(ctx, companyID, adminID, publicID, note)
 	if err != nil {
 		return nil, err
 	}

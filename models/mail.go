@@ -131,3 +131,9 @@ func (s *Store) MailByID(ctx context.Context, id uint) (*Mail, error) {
 	err := s.db.WithContext(ctx).First(&m, id).Error
 	return &m, notFound(err)
 }
+
+// MailQueueDepth counts mails waiting for delivery (queued, including those
+// scheduled for a retry) and mails given up on (failed), for monitoring.
+func (s *Store) MailQueueDepth(ctx context.Context) (queued, failed int64, err error) {
+	return s.queueDepth(ctx, &Mail{}, MailQueued, MailFailed)
+}
