@@ -12,7 +12,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// GiftInput is a gift to send (web form, API, later CSV).
+// GiftInput is a gift to send (web form, API, a bulk row).
 type GiftInput struct {
 	RecipientName  string
 	RecipientEmail string
