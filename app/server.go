@@ -181,7 +181,7 @@ func accessLog(log *slog.Logger) fiber.Handler {
 // instead of letting the heap double, so a small machine's server stays
 // under 150 MB resident (issue 7). The live heap is about 36 MB with 10,000
 // partners in the catalog index; SQLite's C heap (its page caches are 1 MB
-// per connection, sqliteDSN), thread stacks and the mapped binary (about
+// per connection, models.sqliteDSN), thread stacks and the mapped binary (about
 // 31 MB) come on top. In make bench 96 MB gave a peak of 176 MB during the
 // bulk send, 72 MB about 140 MB, for some more garbage-collection work.
 const ServerMemoryLimit = 72 << 20

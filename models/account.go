@@ -4,24 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
 
-// Categories a merchant can be listed under; the views translate them.
-var Categories = []string{
-	"bakery", "bookshop", "cafe", "flowers", "chocolatier", "bike", "restaurant",
-	"deli", "wine", "fashion", "toys", "beauty", "culture", "other",
+// Roles a membership can carry. Platform admins are flagged on the user.
+const (
+	RoleCompanyAdmin  = "company_admin"
+	RoleCompanyAgent  = "company_agent"
+	RoleMerchantOwner = "merchant_owner"
+	RoleMerchantStaff = "merchant_staff"
+)
+
+// User is a person who logs in. E-mail is stored lower-cased.
+type User struct {
+	ID                uint   `gorm:"primaryKey"`
+	Email             string `gorm:"size:254;not null;uniqueIndex"`
+	Name              string `gorm:"size:120;not null;default:''"`
+	PasswordHash      string `gorm:"size:100;not null"`
+	IsPlatformAdmin   bool   `gorm:"not null;default:false"`
+	Locale            string `gorm:"size:5;not null;default:de"`
+	PasswordChangedAt time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
-// ValidCategory reports whether c is one of Categories.
-func ValidCategory(c string) bool {
-	for _, k := range Categories {
-		if k == c {
-			return true
-		}
-	}
-	return false
+// Membership ties a user to exactly one company or merchant with a role.
+type Membership struct {
+	ID         uint      `gorm:"primaryKey"`
+	UserID     uint      `gorm:"not null;uniqueIndex:idx_membership_company;uniqueIndex:idx_membership_merchant"`
+	User       User      `gorm:"constraint:OnDelete:CASCADE"`
+	CompanyID  *uint     `gorm:"uniqueIndex:idx_membership_company"`
+	Company    *Company  `gorm:"constraint:OnDelete:CASCADE"`
+	MerchantID *uint     `gorm:"uniqueIndex:idx_membership_merchant"`
+	Merchant   *Merchant `gorm:"constraint:OnDelete:CASCADE"`
+	Role       string    `gorm:"size:20;not null"`
+	CreatedAt  time.Time
 }
 
 // Signup is the input of the company and merchant sign-up forms.
@@ -74,7 +93,7 @@ func defaultRegion(tx *gorm.DB) (*Region, error) {
 	var r Region
 	err := tx.Order("id").First(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		r = Region{Slug: "rheinland", Name: "Rheinland", Currency: "EUR", CommissionBP: 500}
+		r = Region{Slug: "rheinland", Name: "Rheinland", Currency: DefaultCurrency, CommissionBP: 500}
 		err = tx.Create(&r).Error
 	}
 	return &r, err
@@ -238,21 +257,6 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
 	var u User
 	err := s.db.WithContext(ctx).Where("email = ?", NormalizeEmail(email)).First(&u).Error
 	return &u, notFound(err)
-}
-
-// CompanyBySlug finds a company.
-func (s *Store) CompanyBySlug(ctx context.Context, slug string) (*Company, error) {
-	var c Company
-	err := s.db.WithContext(ctx).Where("slug = ?", slug).First(&c).Error
-	return &c, notFound(err)
-}
-
-// MerchantBySlug finds a merchant regardless of status (callers decide who may
-// see a non-approved one).
-func (s *Store) MerchantBySlug(ctx context.Context, slug string) (*Merchant, error) {
-	var m Merchant
-	err := s.db.WithContext(ctx).Preload("Region").Where("slug = ?", slug).First(&m).Error
-	return &m, notFound(err)
 }
 
 // SetUserLocale stores the preferred UI language ("de" or "en").

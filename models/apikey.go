@@ -9,6 +9,25 @@ import (
 	"gorm.io/gorm"
 )
 
+// APIKey authenticates a company's help desk or a merchant's shop. The key is
+// shown once; only its keyed hash and a display prefix are stored.
+type APIKey struct {
+	ID         uint      `gorm:"primaryKey"`
+	CompanyID  *uint     `gorm:"index"`
+	Company    *Company  `gorm:"constraint:OnDelete:CASCADE"`
+	MerchantID *uint     `gorm:"index"`
+	Merchant   *Merchant `gorm:"constraint:OnDelete:CASCADE"`
+	Name       string    `gorm:"size:80;not null"`
+	Prefix     string    `gorm:"size:16;not null"`
+	Hash       string    `gorm:"size:64;not null;uniqueIndex"`
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	CreatedAt  time.Time
+}
+
+// TableName keeps the table name readable ("api_keys", not "api_keys" vs "a_p_i_keys").
+func (APIKey) TableName() string { return "api_keys" }
+
 // APIKeyPrefix starts every key so leaked keys are easy to recognise and scan for.
 const APIKeyPrefix = "tp_"
 

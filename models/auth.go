@@ -16,6 +16,31 @@ const (
 	PasswordResetTTL = time.Hour
 )
 
+// Session is a logged-in browser. Only the SHA-256 of the cookie value is
+// stored, so a database copy cannot be used to hijack sessions.
+type Session struct {
+	ID         uint      `gorm:"primaryKey"`
+	TokenHash  string    `gorm:"size:64;not null;uniqueIndex"`
+	UserID     uint      `gorm:"not null;index"`
+	User       User      `gorm:"constraint:OnDelete:CASCADE"`
+	IP         string    `gorm:"size:64;not null;default:''"`
+	UserAgent  string    `gorm:"size:200;not null;default:''"`
+	ExpiresAt  time.Time `gorm:"not null;index"`
+	LastSeenAt time.Time
+	CreatedAt  time.Time
+}
+
+// PasswordReset is a single-use, short-lived reset link (hash stored only).
+type PasswordReset struct {
+	ID        uint      `gorm:"primaryKey"`
+	TokenHash string    `gorm:"size:64;not null;uniqueIndex"`
+	UserID    uint      `gorm:"not null;index"`
+	User      User      `gorm:"constraint:OnDelete:CASCADE"`
+	ExpiresAt time.Time `gorm:"not null"`
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
 func (s *Store) hashPassword(pw string) (string, error) {
 	if len(pw) > PasswordMaxBytes {
 		return "", ValidationErrors{"password": MsgPasswordLong}

@@ -7,15 +7,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
-// SearchVersion is a change counter of the catalog's data. Database triggers
-// on merchants and regions (InstallSearchTriggers) raise it in the same
-// transaction as any insert, update or delete, whichever code or tool makes
-// it. Each process keeps an in-memory search index (catalogIndex) of the
+// SearchVersion is a change counter of the catalog's data. Database
+// triggers on merchants and regions (migrations/0001_baseline.*.sql) raise it
+// in the same transaction as any insert, update or delete, whichever code or
+// tool makes it. Each process keeps an in-memory search index (catalogIndex) of the
 // approved merchants and rebuilds it when the counter has moved, so every
 // search sees every committed change — also one made by another instance —
 // at the cost of reading one row, without scanning the merchants table.
@@ -28,43 +25,6 @@ type SearchVersion struct {
 
 // TableName keeps the table name stable.
 func (SearchVersion) TableName() string { return "search_versions" }
-
-// InstallSearchTriggers creates the version row and the triggers that raise
-// it (migration 0013_search_index). It is idempotent.
-func InstallSearchTriggers(tx *gorm.DB) error {
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&SearchVersion{ID: 1}).Error; err != nil {
-		return err
-	}
-	var stmts []string
-	bump := "UPDATE search_versions SET n = n + 1 WHERE id = 1"
-	if tx.Dialector.Name() == "sqlite" {
-		for _, t := range []struct{ name, event string }{
-			{"merchants_search_ins", "AFTER INSERT ON merchants"},
-			{"merchants_search_upd", "AFTER UPDATE ON merchants"},
-			{"merchants_search_del", "AFTER DELETE ON merchants"},
-			{"regions_search_ins", "AFTER INSERT ON regions"},
-			{"regions_search_upd", "AFTER UPDATE OF slug ON regions"},
-			{"regions_search_del", "AFTER DELETE ON regions"},
-		} {
-			stmts = append(stmts, "CREATE TRIGGER IF NOT EXISTS "+t.name+" "+t.event+" BEGIN "+bump+"; END")
-		}
-	} else {
-		stmts = append(stmts, "CREATE OR REPLACE FUNCTION tp_bump_search_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "+bump+"; RETURN NULL; END $$")
-		for _, t := range []struct{ name, event, table string }{
-			{"merchants_search_version", "INSERT OR DELETE OR UPDATE", "merchants"},
-			{"regions_search_version", "INSERT OR DELETE OR UPDATE OF slug", "regions"},
-		} {
-			stmts = append(stmts, "DROP TRIGGER IF EXISTS "+t.name+" ON "+t.table,
-				"CREATE TRIGGER "+t.name+" AFTER "+t.event+" ON "+t.table+" FOR EACH STATEMENT EXECUTE FUNCTION tp_bump_search_version()")
-		}
-	}
-	for _, q := range stmts {
-		if err := tx.Exec(q).Error; err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // catalogIndex holds the current snapshot; building is serialised so a
 // change makes one rebuild, not one per waiting request.

@@ -8,9 +8,50 @@ import (
 
 	"gorm.io/gorm"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
+
+// catalogFixture is the part of the demo data the catalog tests read: the
+// region rheinland with approved partners in Köln and Bonn (among them
+// baeckerei-sonnenkorn, with a complete profile) and a platform admin.
+func catalogFixture(t *testing.T, s *models.Store) *models.User {
+	t.Helper()
+	region := models.Region{Slug: "rheinland", Name: "Rheinland", Currency: "EUR", CommissionBP: 500}
+	if err := s.DB().Create(&region).Error; err != nil {
+		t.Fatal(err)
+	}
+	offer := models.MerchantOnboarding{OfferMode: models.OfferSteps, OfferStepList: "1000,2500,5000", RedeemWhere: models.RedeemInStore}
+	for _, m := range []models.Merchant{
+		{Slug: "baeckerei-sonnenkorn", Name: "Bäckerei Sonnenkorn", Category: "bakery", Address: "Severinstraße 112", Postcode: "50678", City: "Köln",
+			Description: "Sauerteigbrot, Rosinenstuten und Kaffee zum Mitnehmen – seit drei Generationen im Severinsviertel.", Lat: 50.9270, Lng: 6.9590},
+		{Slug: "cafe-rheinblick", Name: "Café Rheinblick", Category: "cafe", Address: "Frankenwerft 7", Postcode: "50667", City: "Köln",
+			Description: "Frühstück, Kuchen aus eigener Backstube und der schönste Blick auf den Dom.", Lat: 50.9380, Lng: 6.9620},
+		{Slug: "cafe-poppelsdorf", Name: "Café Poppelsdorf", Category: "cafe", Address: "Clemens-August-Straße 16", Postcode: "53115", City: "Bonn",
+			Description: "Hausgemachte Torten und Kaffee von der Bonner Rösterei nebenan.", Lat: 50.7240, Lng: 7.0880},
+	} {
+		m.RegionID, m.Status, m.MerchantOnboarding = region.ID, models.MerchantApproved, offer
+		m.Website, m.OpeningHours, m.ContactEmail = "https://"+m.Slug+".example", "Mo–Sa 9:00–18:00", "hallo@"+m.Slug+".example"
+		if err := s.DB().Create(&m).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin, err := s.CreateUser(t.Context(), models.NewUser{Email: "admin@trostpflaster.example", Name: "Plattform-Admin",
+		Password: storetest.Password, PlatformAdmin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
+}
+
+func loadPlaces(t *testing.T) *models.Places {
+	t.Helper()
+	p, err := models.LoadPlaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func noMail(kind string, to *models.User, m *models.Merchant, reason string) (models.Mail, error) {
 	return models.Mail{To: to.Email, Subject: kind, Text: kind + " " + reason}, nil
@@ -22,23 +63,20 @@ func noMail(kind string, to *models.User, m *models.Merchant, reason string) (mo
 // database, on SQLite and PostgreSQL.
 func TestCatalogIndexFollowsChanges(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			a := apptest.NewSeededApp(t, d)
-			s, ctx := a.Store, t.Context()
-			other := models.NewStore(a.DB, models.StoreOptions{Secret: []byte(strings.Repeat("s", 32)), BcryptCost: 4})
-			admin, err := s.UserByEmail(ctx, "admin@trostpflaster.example")
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, ctx := storetest.NewStore(t, d), t.Context()
+			admin := catalogFixture(t, s)
+			places := loadPlaces(t)
+			other := models.NewStore(s.DB(), models.StoreOptions{Secret: []byte(strings.Repeat("s", 32)), BcryptCost: 4})
 			m, err := s.MerchantBySlug(ctx, "baeckerei-sonnenkorn")
 			if err != nil {
 				t.Fatal(err)
 			}
 			find := func(st *models.Store, q models.CatalogQuery) []string {
 				t.Helper()
-				hits, _, err := st.SearchMerchants(ctx, a.Places, q)
+				hits, _, err := st.SearchMerchants(ctx, places, q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -84,13 +122,13 @@ func TestCatalogIndexFollowsChanges(t *testing.T) {
 			has(s, "sonnenkorn", false)
 
 			// A change no Go code sees (an operator's SQL) is followed too.
-			if err := a.DB.Exec("UPDATE merchants SET lat = ?, lng = ? WHERE id = ?", 48.137, 11.575, m.ID).Error; err != nil {
+			if err := s.DB().Exec("UPDATE merchants SET lat = ?, lng = ? WHERE id = ?", 48.137, 11.575, m.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 			if got := find(other, models.CatalogQuery{Near: "80331", Limit: 1}); len(got) != 1 || got[0] != m.Slug {
 				t.Fatalf("near Munich after the move: %v", got)
 			}
-			if err := a.DB.Exec("UPDATE regions SET slug = ? WHERE slug = ?", "rheinland-neu", "rheinland").Error; err != nil {
+			if err := s.DB().Exec("UPDATE regions SET slug = ? WHERE slug = ?", "rheinland-neu", "rheinland").Error; err != nil {
 				t.Fatal(err)
 			}
 			if got := find(s, models.CatalogQuery{Region: "rheinland"}); len(got) != 0 {
@@ -108,13 +146,14 @@ func TestCatalogIndexFollowsChanges(t *testing.T) {
 // by search_text and id — for words of every length, filters and pages.
 func TestCatalogTextMatchesLike(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			a := apptest.NewSeededApp(t, d)
-			s, ctx := a.Store, t.Context()
+			s, ctx := storetest.NewStore(t, d), t.Context()
+			catalogFixture(t, s)
+			places := loadPlaces(t)
 			var region models.Region
-			if err := a.DB.Where("slug = ?", "rheinland").First(&region).Error; err != nil {
+			if err := s.DB().Where("slug = ?", "rheinland").First(&region).Error; err != nil {
 				t.Fatal(err)
 			}
 			names := []string{"Café Überall", "Bäckerei Groß", "Fahrradladen Süd", "Radhaus Nord", "Buchladen am Dom", "Weinhaus Rebe",
@@ -130,7 +169,7 @@ func TestCatalogTextMatchesLike(t *testing.T) {
 					Category: models.Categories[i%len(models.Categories)], City: []string{"Köln", "Bonn", "Düsseldorf"}[i%3],
 					Postcode: "50667", Description: []string{"", "Frisch & fein", "seit 1920"}[i%3], Status: status, Lat: 50.9, Lng: 6.9})
 			}
-			if err := a.DB.CreateInBatches(&ms, 50).Error; err != nil {
+			if err := s.DB().CreateInBatches(&ms, 50).Error; err != nil {
 				t.Fatal(err)
 			}
 			for _, q := range []models.CatalogQuery{
@@ -139,13 +178,13 @@ func TestCatalogTextMatchesLike(t *testing.T) {
 				{Q: "laden", City: "KÖLN"}, {Q: "e", Category: "cafe"}, {Q: "e", Region: "rheinland"}, {Q: "e", Region: "nowhere"},
 				{Limit: 7}, {Q: "fein", Limit: 3},
 			} {
-				want := likeSearch(t, a.DB, q)
+				want := likeSearch(t, s.DB(), q)
 				var got []string
 				cursor := ""
 				for page := 0; page < 100; page++ {
 					pq := q
 					pq.Cursor = cursor
-					hits, next, err := s.SearchMerchants(ctx, a.Places, pq)
+					hits, next, err := s.SearchMerchants(ctx, places, pq)
 					if err != nil {
 						t.Fatalf("%+v: %v", q, err)
 					}

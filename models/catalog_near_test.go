@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 // TestNearSearchMatchesFullSort checks the bounding-box search against the
@@ -20,10 +20,10 @@ func TestNearSearchMatchesFullSort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
 			region := models.Region{Slug: "rheinland", Name: "Rheinland"}
 			if err := s.DB().Create(&region).Error; err != nil {

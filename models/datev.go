@@ -109,9 +109,8 @@ func (s *Store) WriteDatev(ctx context.Context, d DatevExport, w io.Writer) erro
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	loc := germanTime()
-	from := time.Date(d.From.Year(), d.From.Month(), d.From.Day(), 0, 0, 0, 0, loc)
-	to := time.Date(d.To.Year(), d.To.Month(), d.To.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
+	from := time.Date(d.From.Year(), d.From.Month(), d.From.Day(), 0, 0, 0, 0, berlin)
+	to := time.Date(d.To.Year(), d.To.Month(), d.To.Day(), 0, 0, 0, 0, berlin).AddDate(0, 0, 1)
 	var rows []LedgerEntryRow
 	if err := s.db.WithContext(ctx).Table("ledger_entries e").
 		Select("t.id AS transaction_id, t.kind, t.memo, t.created_at, a.code AS account, e.amount, e.currency").
@@ -136,7 +135,7 @@ func (s *Store) WriteDatev(ctx context.Context, d DatevExport, w io.Writer) erro
 	var buf bytes.Buffer
 	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 	ymd := func(t time.Time) string { return t.Format("20060102") }
-	created := d.Created.In(loc)
+	created := d.Created.In(berlin)
 	header := []string{`"EXTF"`, "700", "21", `"Buchungsstapel"`, "13", created.Format("20060102150405") + fmt.Sprintf("%03d", created.Nanosecond()/1e6),
 		"", `"RE"`, `"Trostpflaster"`, `""`, d.Consultant, d.Client,
 		fmt.Sprintf("%d0101", d.From.Year()), "4", ymd(d.From), ymd(d.To),
@@ -147,7 +146,7 @@ func (s *Store) WriteDatev(ctx context.Context, d DatevExport, w io.Writer) erro
 		"Gegenkonto (ohne BU-Schlüssel);BU-Schlüssel;Belegdatum;Belegfeld 1;Belegfeld 2;Skonto;Buchungstext;Postensperre;" +
 		"Diverse Adressnummer;Geschäftspartnerbank;Sachverhalt;Zinssperre;Beleglink\r\n")
 	for _, l := range lines {
-		rec := []string{Euros(l.cents), `"S"`, `"EUR"`, "", "", "", l.debit, l.credit, `""`, l.date.In(loc).Format("0201"),
+		rec := []string{Euros(l.cents), `"S"`, `"EUR"`, "", "", "", l.debit, l.credit, `""`, l.date.In(berlin).Format("0201"),
 			q(l.beleg), `""`, "", q(truncRunes(l.text, 60)), "", `""`, "", "", "", `""`}
 		buf.WriteString(strings.Join(rec, ";") + "\r\n")
 	}
@@ -226,13 +225,4 @@ func toCP1252(s string) []byte {
 		}
 	}
 	return out
-}
-
-// germanTime is Europe/Berlin (tzdata is embedded by gift.go).
-func germanTime() *time.Location {
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return loc
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 func TestGiftExpiry(t *testing.T) {
@@ -29,13 +29,13 @@ func TestGiftExpiry(t *testing.T) {
 // limits for agents but not admins, foreign members, cancel and decline.
 func TestGiftModelRules(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			admin, c := apptest.MustCompany(t, s, "Modell AG")
-			_, m := apptest.MustMerchant(t, s, "Laden Eins", "Köln")
+			admin, c := storetest.MustCompany(t, s, "Modell AG")
+			_, m := storetest.MustMerchant(t, s, "Laden Eins", "Köln")
 			s.DB().Model(&models.Merchant{}).Where("id = ?", m.ID).Update("status", models.MerchantApproved)
 			if _, err := s.GrantCredit(ctx, c.ID, 100_00, "", "", models.ActorCLI); err != nil {
 				t.Fatal(err)
@@ -47,7 +47,7 @@ func TestGiftModelRules(t *testing.T) {
 			if err := s.AddMember(ctx, agent.ID, &c.ID, nil, models.RoleCompanyAgent); err != nil {
 				t.Fatal(err)
 			}
-			stranger, _ := apptest.MustCompany(t, s, "Fremd GmbH")
+			stranger, _ := storetest.MustCompany(t, s, "Fremd GmbH")
 			in := func(amount int64, key string) models.GiftInput {
 				return models.GiftInput{RecipientEmail: "k@example.com", AmountCents: amount, MerchantIDs: []uint{m.ID}, IdempotencyKey: key}
 			}
@@ -124,13 +124,13 @@ func TestGiftModelRules(t *testing.T) {
 // already issued stay valid, and cancelled gifts free their place.
 func TestGiftRespectsMerchantCapacity(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			admin, c := apptest.MustCompany(t, s, "Kapazität AG")
-			_, m := apptest.MustMerchant(t, s, "Voller Laden", "Bonn")
+			admin, c := storetest.MustCompany(t, s, "Kapazität AG")
+			_, m := storetest.MustMerchant(t, s, "Voller Laden", "Bonn")
 			s.DB().Model(&models.Merchant{}).Where("id = ?", m.ID).Updates(map[string]any{"status": models.MerchantApproved, "monthly_gift_cap": 2})
 			if _, err := s.GrantCredit(ctx, c.ID, 100_00, "", "", models.ActorCLI); err != nil {
 				t.Fatal(err)

@@ -275,3 +275,9 @@ func (s *Store) HookDeliveries(ctx context.Context, companyID uint, limit int) (
 	err := s.db.WithContext(ctx).Preload("Endpoint").Where("company_id = ?", companyID).Order("id DESC").Limit(limit).Find(&ds).Error
 	return ds, err
 }
+
+// HookQueueDepth counts outgoing webhook deliveries waiting (queued,
+// including retries) and given up (failed), for monitoring.
+func (s *Store) HookQueueDepth(ctx context.Context) (queued, failed int64, err error) {
+	return s.queueDepth(ctx, &WebhookDelivery{}, HookDeliveryQueued, HookDeliveryFailed)
+}

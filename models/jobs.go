@@ -106,3 +106,24 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return s.db.WithContext(ctx).Model(&JobLease{}).Where("name = ? AND held_by = ?", name, holder).
 		Updates(map[string]any{"held_by": "", "expires_at": time.Unix(0, 0).UTC()}).Error
 }
+
+// queueDepth counts a job queue's rows waiting (status queued, including
+// retries) and given up (status failed), for monitoring.
+func (s *Store) queueDepth(ctx context.Context, model any, queued, failed string) (int64, int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	err := s.db.WithContext(ctx).Model(model).Select("status, COUNT(*) AS n").
+		Where("status IN ?", []string{queued, failed}).Group("status").Scan(&rows).Error
+	var q, f int64
+	for _, r := range rows {
+		switch r.Status {
+		case queued:
+			q = r.N
+		case failed:
+			f = r.N
+		}
+	}
+	return q, f, err
+}

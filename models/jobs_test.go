@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 // Two stores (two instances' pools) claim one mail queue from eight
@@ -15,15 +15,15 @@ import (
 // until released or expired, and a release only frees the holder's rows.
 func TestClaimJobsAcrossStores(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			env := apptest.BaseEnv(t, d)
-			a, b := apptest.NewApp(t, env), apptest.NewApp(t, env)
+			url := storetest.DatabaseURL(t, d)
+			a, b := storetest.NewStoreAt(t, url), storetest.NewStoreAt(t, url)
 			ctx := t.Context()
 			const n = 120
 			for i := range n {
-				if err := a.Store.EnqueueMail(ctx, models.Mail{To: fmt.Sprintf("k%d@example.com", i), Subject: "s", Text: "t"}); err != nil {
+				if err := a.EnqueueMail(ctx, models.Mail{To: fmt.Sprintf("k%d@example.com", i), Subject: "s", Text: "t"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -32,7 +32,7 @@ func TestClaimJobsAcrossStores(t *testing.T) {
 			// Each store holds a few leases for certain before the race
 			// (on SQLite one process's write queue may otherwise win every
 			// claim), so the release check below sees rows of both.
-			for _, s := range []*models.Store{a.Store, b.Store} {
+			for _, s := range []*models.Store{a, b} {
 				ms, err := s.ClaimMails(ctx, 5, time.Minute)
 				if err != nil || len(ms) != 5 {
 					t.Fatalf("pre-claim: %d %v", len(ms), err)
@@ -43,7 +43,7 @@ func TestClaimJobsAcrossStores(t *testing.T) {
 			}
 			var wg sync.WaitGroup
 			for g := range 8 {
-				s := []*models.Store{a.Store, b.Store}[g%2]
+				s := []*models.Store{a, b}[g%2]
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -74,7 +74,7 @@ func TestClaimJobsAcrossStores(t *testing.T) {
 				}
 			}
 			// Everything is leased: nothing more to claim.
-			if ms, _ := b.Store.ClaimMails(ctx, 10, time.Minute); len(ms) != 0 {
+			if ms, _ := b.ClaimMails(ctx, 10, time.Minute); len(ms) != 0 {
 				t.Fatalf("claimed %d leased mails", len(ms))
 			}
 			// a releases all ids: only its own rows come back.
@@ -82,16 +82,16 @@ func TestClaimJobsAcrossStores(t *testing.T) {
 			for id := range claimed {
 				ids = append(ids, id)
 			}
-			if err := a.Store.ReleaseMails(ctx, ids); err != nil {
+			if err := a.ReleaseMails(ctx, ids); err != nil {
 				t.Fatal(err)
 			}
 			var free, heldByB int64
-			a.DB.Model(&models.Mail{}).Where("locked_until IS NULL AND locked_by = ''").Count(&free)
-			a.DB.Model(&models.Mail{}).Where("locked_by = ?", b.Store.Owner()).Count(&heldByB)
+			a.DB().Model(&models.Mail{}).Where("locked_until IS NULL AND locked_by = ''").Count(&free)
+			a.DB().Model(&models.Mail{}).Where("locked_by = ?", b.Owner()).Count(&heldByB)
 			if free+heldByB != n || heldByB == 0 || free == 0 {
 				t.Fatalf("after a's release: %d free, %d still b's", free, heldByB)
 			}
-			ms, err := b.Store.ClaimMails(ctx, n, time.Minute)
+			ms, err := b.ClaimMails(ctx, n, time.Minute)
 			if err != nil || int64(len(ms)) != free {
 				t.Fatalf("re-claimed %d of %d released: %v", len(ms), free, err)
 			}
@@ -103,11 +103,11 @@ func TestClaimJobsAcrossStores(t *testing.T) {
 // it can extend it, and after release (or expiry) another run gets it.
 func TestJobLease(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			env := apptest.BaseEnv(t, d)
-			stores := []*models.Store{apptest.NewApp(t, env).Store, apptest.NewApp(t, env).Store}
+			url := storetest.DatabaseURL(t, d)
+			stores := []*models.Store{storetest.NewStoreAt(t, url), storetest.NewStoreAt(t, url)}
 			ctx := t.Context()
 			holders := make([]string, 10)
 			got := make([]bool, 10)

@@ -11,6 +11,17 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// KV is a small expiring key-value table used for shared state such as rate
+// limit counters and CSRF tokens, so several app instances agree.
+type KV struct {
+	Key       string `gorm:"primaryKey;size:200"`
+	Value     []byte
+	ExpiresAt int64 `gorm:"not null;default:0;index"` // unix seconds; 0 = never
+}
+
+// TableName keeps the table name stable.
+func (KV) TableName() string { return "kv" }
+
 const kvGetSQL = "SELECT value FROM kv WHERE key = ? AND (expires_at = 0 OR expires_at > ?) LIMIT 1"
 
 // KVGet returns a value, or nil when missing or expired.

@@ -36,6 +36,45 @@ func allowsNegative(code string) bool {
 	return strings.HasPrefix(code, "cash:") || strings.HasPrefix(code, "payout:") || strings.HasPrefix(code, "shortfall:")
 }
 
+// LedgerAccount is one account of the double-entry ledger. Balance is a cache
+// of the sum of its entries, updated in the same transaction; `ledger verify`
+// recomputes it. Accounts with AllowNegative=false (wallets: company credit,
+// vouchers, merchant payables, commission) can never go below zero; boundary
+// accounts (cash:*, payout:*) mirror money entering and leaving the platform
+// and run negative by design.
+type LedgerAccount struct {
+	ID            uint   `gorm:"primaryKey"`
+	Code          string `gorm:"size:80;not null;uniqueIndex"`
+	Currency      string `gorm:"size:3;not null"`
+	AllowNegative bool   `gorm:"not null;default:false"`
+	Balance       int64  `gorm:"not null;default:0"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// LedgerTransaction groups entries that sum to zero. Kind names the business
+// event; IdempotencyKey (unique when set) makes re-booking the same event a
+// no-op.
+type LedgerTransaction struct {
+	ID             uint          `gorm:"primaryKey"`
+	Kind           string        `gorm:"size:40;not null;index"`
+	IdempotencyKey *string       `gorm:"size:120;uniqueIndex"`
+	Memo           string        `gorm:"size:300;not null;default:''"`
+	Entries        []LedgerEntry `gorm:"foreignKey:TransactionID"`
+	CreatedAt      time.Time     `gorm:"index"`
+}
+
+// LedgerEntry moves Amount cents into (positive) or out of (negative) an
+// account.
+type LedgerEntry struct {
+	ID            uint          `gorm:"primaryKey"`
+	TransactionID uint          `gorm:"not null;index"`
+	AccountID     uint          `gorm:"not null;index"`
+	Account       LedgerAccount `gorm:"constraint:OnDelete:RESTRICT"`
+	Amount        int64         `gorm:"not null"`
+	Currency      string        `gorm:"size:3;not null"`
+}
+
 // Posting moves Amount cents into (positive) or out of (negative) Account.
 type Posting struct {
 	Account string
@@ -71,7 +110,7 @@ var ErrAlreadyBooked = errors.New("already booked")
 // it records.
 func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 	if b.Currency == "" {
-		b.Currency = "EUR"
+		b.Currency = DefaultCurrency
 	}
 	if len(b.Postings) < 2 {
 		return nil, fmt.Errorf("ledger: %s needs at least two postings", b.Kind)
@@ -101,7 +140,7 @@ func (s *Store) book(tx *gorm.DB, b Booking) (*LedgerTransaction, error) {
 		lt.IdempotencyKey = &b.IdempotencyKey
 	}
 	// Fixed SQL rather than Create: every redemption books here, inside
-	// SQLite's write lock (see rawsql.go).
+	// SQLite's write lock (see store_rawsql.go).
 	lt.CreatedAt = tx.NowFunc()
 	var err error
 	if lt.ID, err = insertID(tx, "INSERT INTO ledger_transactions (kind, idempotency_key, memo, created_at) VALUES (?, ?, ?, ?) RETURNING id",
@@ -187,6 +226,16 @@ func ensureAccount(tx *gorm.DB, code, currency string) (*LedgerAccount, error) {
 		}
 	}
 	return &acc, nil
+}
+
+// balanceTx reads an account's balance inside a transaction.
+func balanceTx(tx *gorm.DB, code string) (int64, error) {
+	var acc LedgerAccount
+	err := tx.Where("code = ?", code).First(&acc).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, nil
+	}
+	return acc.Balance, err
 }
 
 // AccountBalance returns an account's balance (0 for an account never used).

@@ -5,18 +5,18 @@ import (
 	"sync"
 	"testing"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 func TestLedgerGrantAndVerify(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			_, c := apptest.MustCompany(t, s, "Ledger AG")
+			_, c := storetest.MustCompany(t, s, "Ledger AG")
 
 			lt, err := s.GrantCredit(ctx, c.ID, 250_00, "invoice:2026-1", "first", models.ActorCLI)
 			if err != nil {
@@ -84,12 +84,12 @@ func isValidation(err error) bool {
 // many spends succeed as the balance covers.
 func TestLedgerWalletNeverNegativeUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			_, c := apptest.MustCompany(t, s, "Race GmbH")
+			_, c := storetest.MustCompany(t, s, "Race GmbH")
 			if _, err := s.GrantCredit(ctx, c.ID, 40_00, "", "", models.ActorCLI); err != nil {
 				t.Fatal(err)
 			}

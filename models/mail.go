@@ -7,6 +7,26 @@ import (
 	"gorm.io/gorm"
 )
 
+// Mail is an outgoing e-mail and its delivery job: written in the same
+// transaction as the event that causes it, delivered by the worker with
+// retries and backoff (or kept for the dev mailbox when SMTP is not set up).
+type Mail struct {
+	ID          uint      `gorm:"primaryKey"`
+	To          string    `gorm:"column:to_addr;size:254;not null"`
+	Subject     string    `gorm:"size:200;not null"`
+	Text        string    `gorm:"type:text;not null"`
+	HTML        string    `gorm:"column:html;type:text;not null;default:''"`
+	Status      string    `gorm:"size:12;not null;default:queued;index"` // queued, sent, failed, dev
+	Attempts    int       `gorm:"not null;default:0"`
+	LastError   string    `gorm:"size:500;not null;default:''"`
+	NextAttempt time.Time `gorm:"index"`
+	LockedUntil *time.Time
+	LockedBy    string `gorm:"size:40;not null;default:''"` // the worker (Store.Owner) holding the lease
+	SentAt      *time.Time
+	GiftID      *uint `gorm:"index"` // the gift a recipient mail belongs to (withdrawn on cancel)
+	CreatedAt   time.Time
+}
+
 // Mail statuses.
 const (
 	MailQueued = "queued"
@@ -110,4 +130,10 @@ func (s *Store) MailByID(ctx context.Context, id uint) (*Mail, error) {
 	var m Mail
 	err := s.db.WithContext(ctx).First(&m, id).Error
 	return &m, notFound(err)
+}
+
+// MailQueueDepth counts mails waiting for delivery (queued, including those
+// scheduled for a retry) and mails given up on (failed), for monitoring.
+func (s *Store) MailQueueDepth(ctx context.Context) (queued, failed int64, err error) {
+	return s.queueDepth(ctx, &Mail{}, MailQueued, MailFailed)
 }

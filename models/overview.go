@@ -15,7 +15,7 @@ type OrgSummary struct {
 func (s *Store) OrgSummaries(ctx context.Context, ms []Membership) ([]OrgSummary, error) {
 	out := make([]OrgSummary, 0, len(ms))
 	for _, m := range ms {
-		sum := OrgSummary{Membership: m, Currency: "EUR"}
+		sum := OrgSummary{Membership: m, Currency: DefaultCurrency}
 		var err error
 		switch {
 		case m.CompanyID != nil:

@@ -83,8 +83,22 @@ func LoadPlaces() (*Places, error) {
 	return parsePlaces(buf.String())
 }
 
+// parsePlaces reads the table's rows and builds the look-up indexes.
 func parsePlaces(data string) (*Places, error) {
 	p := &Places{}
+	aliases, err := p.readRows(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.index(aliases); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// readRows reads the P (postcode), C (place) and A (alias) rows; it
+// returns the aliases as (other spelling, name of a C row).
+func (p *Places) readRows(data string) ([][2]string, error) {
 	n := strings.Count(data, "\n")
 	p.postcodes = make([]Place, 0, n/2)
 	p.names = make([]Place, 0, n/2)
@@ -143,7 +157,13 @@ func parsePlaces(data string) (*Places, error) {
 	if len(p.postcodes) == 0 || len(p.names) == 0 {
 		return nil, fmt.Errorf("places: empty table")
 	}
+	return aliases, nil
+}
 
+// index builds the name indexes: exact, loose and base-name spellings to
+// the heaviest place of that spelling, and the sorted keys for prefix
+// suggestions.
+func (p *Places) index(aliases [][2]string) error {
 	p.exact = make(map[string]int32, len(p.names))
 	p.loose = make(map[string]int32, len(p.names))
 	p.base = make(map[string]int32, len(p.names))
@@ -174,7 +194,7 @@ func parsePlaces(data string) (*Places, error) {
 	for _, a := range aliases {
 		idx, ok := p.exact[placeFold(a[1])]
 		if !ok {
-			return nil, fmt.Errorf("places: alias %q of unknown place %q", a[0], a[1])
+			return fmt.Errorf("places: alias %q of unknown place %q", a[0], a[1])
 		}
 		folded := placeFold(a[0])
 		loose := placeLoose(folded)
@@ -192,7 +212,7 @@ func parsePlaces(data string) (*Places, error) {
 		}
 		return int(a.idx - b.idx)
 	})
-	return p, nil
+	return nil
 }
 
 // Len reports how many postcodes and place names the table holds.

@@ -112,21 +112,6 @@ func (s *Store) PayoutStatement(ctx context.Context, merchantID uint, payoutPubl
 	return &st, nil
 }
 
-// Euros formats cents as a German decimal ("-12,50").
-func Euros(c int64) string {
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s%d,%02d", sign, c/100, c%100)
-}
-
-// BasisPoints formats a commission rate ("5,00 %").
-func BasisPoints(bp int64) string { return fmt.Sprintf("%d,%02d %%", bp/100, bp%100) }
-
-// CommissionRule is the documented rounding rule, printed on statements.
-const CommissionRule = "Provision je Einlösung = Betrag × Satz, kaufmännisch auf volle Cent gerundet (0,5 ct aufwärts)"
-
 // WriteStatementCSV writes a payout statement: header lines (payout,
 // merchant, rate, rounding rule), one line per redemption or reversal, and
 // the totals. Text cells are protected against formula injection.

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Store is the domain's entry point: every operation is a method taking a
@@ -30,17 +31,17 @@ type Store struct {
 	// catIndex is the catalog's in-memory search index (catalog_index.go).
 	catIndex *catalogIndex
 	// writes queues this process's write transactions on SQLite (nil on
-	// PostgreSQL) and commits them in groups (writequeue.go). SQLite has
+	// PostgreSQL) and commits them in groups (store_writequeue.go). SQLite has
 	// one writer at a time; without the queue, concurrent BEGIN IMMEDIATEs
 	// meet SQLITE_BUSY and sleep in the busy handler for milliseconds each,
 	// and every transaction pays its own fsync (16 tills redeeming at once:
 	// make bench).
 	writes *writeQueue
-	// owner marks the job leases this Store takes (models/jobs.go).
+	// owner marks the job leases this Store takes (jobs.go).
 	owner string
 	// macs holds HMAC-SHA256 states keyed with secret (keyedHash).
 	macs sync.Pool
-	// claimVersion is the claim page's version look-up (claimpage.go),
+	// claimVersion is the claim page's version look-up (claim.go),
 	// kvGet the read of KVGet.
 	claimVersion, kvGet preparedStmt
 }
@@ -95,6 +96,15 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 		return s.queuedTx(ctx, fn)
 	}
 	return s.db.WithContext(ctx).Transaction(fn)
+}
+
+// lockRow adds FOR UPDATE on PostgreSQL (SQLite's write transactions are
+// serialised by BEGIN IMMEDIATE already).
+func lockRow(tx *gorm.DB) *gorm.DB {
+	if tx.Dialector.Name() == "postgres" {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
 }
 
 // Ping reports whether the database answers.

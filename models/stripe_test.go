@@ -6,19 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 func TestStripeAccountIDSetOnce(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			_, m := apptest.MustMerchant(t, s, "Kiosk Eins", "Köln")
-			_, other := apptest.MustMerchant(t, s, "Kiosk Zwei", "Köln")
+			_, m := storetest.MustMerchant(t, s, "Kiosk Eins", "Köln")
+			_, other := storetest.MustMerchant(t, s, "Kiosk Zwei", "Köln")
 
 			// Concurrent "double clicks": exactly one id is kept and every
 			// caller gets that one back.
@@ -58,12 +58,12 @@ func TestStripeAccountIDSetOnce(t *testing.T) {
 
 func TestStripeAccountStateOrder(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			_, m := apptest.MustMerchant(t, s, "Laden Ordnung", "Bonn")
+			_, m := storetest.MustMerchant(t, s, "Laden Ordnung", "Bonn")
 			if _, err := s.SetStripeAccountID(ctx, m.ID, "acct_order", models.ActorSystem); err != nil {
 				t.Fatal(err)
 			}
@@ -98,10 +98,10 @@ func TestStripeAccountStateOrder(t *testing.T) {
 
 func TestStripeEventClaim(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
 			in := models.StripeEvent{EventID: "evt_1", Type: "account.updated", APIVersion: "x", Payload: "{}"}
 			ev, done, err := s.ClaimStripeEvent(ctx, in)
@@ -139,10 +139,10 @@ func TestStripeEventClaim(t *testing.T) {
 
 func TestMerchantAPIKeysIsolated(t *testing.T) {
 	t.Parallel()
-	s := apptest.NewStore(t, "sqlite")
+	s := storetest.NewStore(t, "sqlite")
 	ctx := t.Context()
-	_, a := apptest.MustMerchant(t, s, "Laden A", "Köln")
-	_, b := apptest.MustMerchant(t, s, "Laden B", "Köln")
+	_, a := storetest.MustMerchant(t, s, "Laden A", "Köln")
+	_, b := storetest.MustMerchant(t, s, "Laden B", "Köln")
 	_, ka, err := s.CreateAPIKey(ctx, nil, &a.ID, "shop", models.ActorCLI)
 	if err != nil {
 		t.Fatal(err)

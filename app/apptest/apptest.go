@@ -1,99 +1,50 @@
-// Package apptest builds real apps and stores for tests: a SQLite file in
-// t.TempDir() (never :memory:) or a fresh schema on the PostgreSQL server
-// named by TEST_POSTGRES_URL, through the production constructors. With
-// TEST_REQUIRE_ALL=1 (set by scripts/test.sh) a missing service fails the
-// test instead of skipping it, so CI can never silently skip a suite.
+// Package apptest builds real apps for tests, through the production
+// constructors, on the databases models/storetest provides (a SQLite file in
+// t.TempDir() or a fresh PostgreSQL schema; with TEST_REQUIRE_ALL=1 a
+// missing service fails the test instead of skipping it). What the app
+// tests share with the domain tests (dialects, database URLs, fixtures) is
+// storetest's, re-exported here.
 package apptest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
 
 	"trostpflaster/app"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
-// Secret is the SECRET_KEY of every test app.
-const Secret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+// Secret is the SECRET_KEY of every test app (storetest.Secret).
+const Secret = storetest.Secret
 
-// Dialects returns the databases a model test should run against: always
-// "sqlite", plus "postgres" when TEST_POSTGRES_URL is set.
+// Dialects returns the databases a test should run against
+// (storetest.Dialects).
 func Dialects(t testing.TB) []string {
 	t.Helper()
-	out := []string{"sqlite"}
-	if os.Getenv("TEST_POSTGRES_URL") != "" {
-		out = append(out, "postgres")
-	} else if os.Getenv("TEST_REQUIRE_ALL") != "" {
-		t.Fatal("TEST_POSTGRES_URL is not set but TEST_REQUIRE_ALL is: run ./scripts/test.sh")
-	}
-	return out
+	return storetest.Dialects(t)
 }
 
-// Require returns the value of an environment variable a test needs (a
-// service address); it skips when unset locally and fails under
-// TEST_REQUIRE_ALL.
+// Require returns the value of an environment variable a test needs
+// (storetest.Require).
 func Require(t testing.TB, env string) string {
 	t.Helper()
-	v := os.Getenv(env)
-	if v == "" {
-		if os.Getenv("TEST_REQUIRE_ALL") != "" {
-			t.Fatalf("%s is not set but TEST_REQUIRE_ALL is: run ./scripts/test.sh", env)
-		}
-		t.Skipf("%s not set; ./scripts/test.sh sets it", env)
-	}
-	return v
+	return storetest.Require(t, env)
 }
 
 // DatabaseURL returns a DATABASE_URL for a fresh, empty database of the
-// dialect: a SQLite file in a temp dir, or a new schema on PostgreSQL that
-// is dropped when the test ends.
+// dialect (storetest.DatabaseURL).
 func DatabaseURL(t testing.TB, dialect string) string {
 	t.Helper()
-	switch dialect {
-	case "sqlite":
-		return "sqlite:" + filepath.Join(t.TempDir(), "test.db")
-	case "postgres":
-		base := Require(t, "TEST_POSTGRES_URL")
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		schema := "t_" + hex.EncodeToString(b)
-		admin, err := gorm.Open(postgres.Open(base), &gorm.Config{})
-		if err != nil {
-			t.Fatalf("postgres: %v", err)
-		}
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatalf("create schema: %v", err)
-		}
-		t.Cleanup(func() {
-			admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-			if sqlDB, err := admin.DB(); err == nil {
-				sqlDB.Close()
-			}
-		})
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	t.Fatalf("unknown dialect %q", dialect)
-	return ""
+	return storetest.DatabaseURL(t, dialect)
 }
+
+// Name returns a subtest name for a dialect.
+func Name(dialect string) string { return storetest.Name(dialect) }
+
+// Logger discards logs unless TEST_LOG is set.
+func Logger() *slog.Logger { return storetest.Logger() }
 
 // Env is a test environment map usable as getenv.
 type Env map[string]string
@@ -109,14 +60,6 @@ func BaseEnv(t testing.TB, dialect string) Env {
 		"BCRYPT_COST":  "4",
 		"BASE_URL":     "http://127.0.0.1:8080",
 	}
-}
-
-// Logger discards logs unless TEST_LOG is set.
-func Logger() *slog.Logger {
-	if os.Getenv("TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // NewApp builds a fully wired app (migrated) with env; it is closed when the
@@ -154,29 +97,14 @@ func NewStore(t testing.TB, dialect string) *models.Store {
 // MustCompany creates a company with an admin through the sign-up rules.
 func MustCompany(t testing.TB, s *models.Store, name string) (*models.User, *models.Company) {
 	t.Helper()
-	email := strings.ToLower(models.Slugify(name)) + "@example.com"
-	u, c, err := s.SignupCompany(t.Context(), models.Signup{OrgName: name, Name: "Admin " + name, Email: email,
-		Password: "correct horse battery", Confirm: "correct horse battery"})
-	if err != nil {
-		t.Fatalf("company %s: %v", name, err)
-	}
-	return u, c
+	return storetest.MustCompany(t, s, name)
 }
 
 // MustMerchant creates a draft merchant with an owner.
 func MustMerchant(t testing.TB, s *models.Store, name, city string) (*models.User, *models.Merchant) {
 	t.Helper()
-	email := strings.ToLower(models.Slugify(name)) + "@example.com"
-	u, m, err := s.SignupMerchant(t.Context(), models.Signup{OrgName: name, Name: "Owner " + name, Email: email,
-		Password: "correct horse battery", Confirm: "correct horse battery", Category: "bakery", City: city})
-	if err != nil {
-		t.Fatalf("merchant %s: %v", name, err)
-	}
-	return u, m
+	return storetest.MustMerchant(t, s, name, city)
 }
-
-// Name returns a subtest name for a dialect.
-func Name(dialect string) string { return fmt.Sprintf("db=%s", dialect) }
 
 // Serve runs the app's HTTP server on a free loopback port until the test
 // ends and returns its base URL.

@@ -1,4 +1,4 @@
-package app
+package models
 
 import (
 	"container/list"
@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// stmtPool is GORM's connection pool on SQLite: every data statement is
+// StmtPool is GORM's connection pool on SQLite (OpenDB): every data statement is
 // prepared once on the *sql.DB and kept in a bounded LRU, so SQLite does not
 // parse and plan it again. database/sql keeps one prepared copy per
 // connection (and reuses it for the transactions on that connection through
@@ -22,7 +22,7 @@ import (
 // Only SELECT, INSERT, UPDATE, DELETE, REPLACE and WITH are cached; DDL,
 // PRAGMAs and the savepoints of nested transactions (whose names are random)
 // run unprepared, as with a bare *sql.DB.
-type stmtPool struct {
+type StmtPool struct {
 	db  *sql.DB
 	max int
 
@@ -44,16 +44,16 @@ type cachedStmt struct {
 }
 
 var (
-	_ gorm.ConnPool         = (*stmtPool)(nil)
-	_ gorm.ConnPoolBeginner = (*stmtPool)(nil)
-	_ gorm.GetDBConnector   = (*stmtPool)(nil)
+	_ gorm.ConnPool         = (*StmtPool)(nil)
+	_ gorm.ConnPoolBeginner = (*StmtPool)(nil)
+	_ gorm.GetDBConnector   = (*StmtPool)(nil)
 	_ gorm.Tx               = (*stmtTx)(nil)
 	_ gorm.GetDBConnector   = (*stmtTx)(nil)
 )
 
-// newStmtPool wraps db with a cache of at most max prepared statements.
-func newStmtPool(db *sql.DB, max int) *stmtPool {
-	return &stmtPool{db: db, max: max, lru: list.New(), index: map[string]*list.Element{}, preparing: map[string]bool{}}
+// NewStmtPool wraps db with a cache of at most max prepared statements.
+func NewStmtPool(db *sql.DB, max int) *StmtPool {
+	return &StmtPool{db: db, max: max, lru: list.New(), index: map[string]*list.Element{}, preparing: map[string]bool{}}
 }
 
 // maxCachedSQL bounds the statements kept prepared: longer ones are the
@@ -80,7 +80,7 @@ func cacheable(query string) bool {
 
 // acquire returns the prepared statement for query, preparing it on the
 // pool on first use. The caller must release it.
-func (p *stmtPool) acquire(ctx context.Context, query string) (*cachedStmt, error) {
+func (p *StmtPool) acquire(ctx context.Context, query string) (*cachedStmt, error) {
 	if cs := p.get(query); cs != nil {
 		return cs, nil
 	}
@@ -93,7 +93,7 @@ func (p *stmtPool) acquire(ctx context.Context, query string) (*cachedStmt, erro
 }
 
 // get returns the cached statement for query (to release) or nil.
-func (p *stmtPool) get(query string) *cachedStmt {
+func (p *StmtPool) get(query string) *cachedStmt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	el, ok := p.index[query]
@@ -108,7 +108,7 @@ func (p *stmtPool) get(query string) *cachedStmt {
 
 // add caches a newly prepared statement and returns it acquired. Two
 // callers racing on a new query both prepare; the loser closes its copy.
-func (p *stmtPool) add(query string, stmt *sql.Stmt) *cachedStmt {
+func (p *StmtPool) add(query string, stmt *sql.Stmt) *cachedStmt {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.preparing, query)
@@ -140,7 +140,7 @@ func (p *stmtPool) add(query string, stmt *sql.Stmt) *cachedStmt {
 // the write lock), and a statement on a table the transaction has just
 // created cannot be prepared outside it (that attempt fails and is retried
 // on the next miss).
-func (p *stmtPool) prepareLater(query string) {
+func (p *StmtPool) prepareLater(query string) {
 	p.mu.Lock()
 	if p.preparing[query] {
 		p.mu.Unlock()
@@ -165,7 +165,7 @@ func (p *stmtPool) prepareLater(query string) {
 // prepareTimeout bounds a background prepare (prepareLater).
 const prepareTimeout = 10 * time.Second
 
-func (p *stmtPool) release(cs *cachedStmt) {
+func (p *StmtPool) release(cs *cachedStmt) {
 	p.mu.Lock()
 	cs.refs--
 	closeIt := cs.evicted && cs.refs == 0
@@ -176,12 +176,12 @@ func (p *stmtPool) release(cs *cachedStmt) {
 }
 
 // PrepareContext prepares on the pool, uncached (GORM does not call it).
-func (p *stmtPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+func (p *StmtPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	return p.db.PrepareContext(ctx, query)
 }
 
 // ExecContext runs query through its cached statement.
-func (p *stmtPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (p *StmtPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if !cacheable(query) {
 		return p.db.ExecContext(ctx, query, args...)
 	}
@@ -194,7 +194,7 @@ func (p *stmtPool) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 // QueryContext runs query through its cached statement.
-func (p *stmtPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (p *StmtPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if !cacheable(query) {
 		return p.db.QueryContext(ctx, query, args...)
 	}
@@ -208,7 +208,7 @@ func (p *stmtPool) QueryContext(ctx context.Context, query string, args ...any) 
 
 // QueryRowContext runs query through its cached statement. A failed prepare
 // is reported by the row's Scan, as database/sql does.
-func (p *stmtPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (p *StmtPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if !cacheable(query) {
 		return p.db.QueryRowContext(ctx, query, args...)
 	}
@@ -221,7 +221,7 @@ func (p *stmtPool) QueryRowContext(ctx context.Context, query string, args ...an
 }
 
 // BeginTx starts a transaction whose statements use the cache.
-func (p *stmtPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
+func (p *StmtPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
 	tx, err := p.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -230,17 +230,17 @@ func (p *stmtPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnP
 }
 
 // GetDBConn returns the underlying *sql.DB (gorm.DB.DB()).
-func (p *stmtPool) GetDBConn() (*sql.DB, error) { return p.db, nil }
+func (p *StmtPool) GetDBConn() (*sql.DB, error) { return p.db, nil }
 
 // Ping checks the database answers.
-func (p *stmtPool) Ping() error { return p.db.Ping() }
+func (p *StmtPool) Ping() error { return p.db.Ping() }
 
-// stmtTx is a transaction of a stmtPool: statements are the pool's cached
+// stmtTx is a transaction of a StmtPool: statements are the pool's cached
 // ones, bound to the transaction's connection with Tx.StmtContext (which
 // reuses the copy already prepared on that connection).
 type stmtTx struct {
 	*sql.Tx
-	pool *stmtPool
+	pool *StmtPool
 }
 
 // stmt returns the cached statement for query bound to the transaction

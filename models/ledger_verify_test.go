@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 // ledger verify notices the refund and reversal invariants breaking: a
@@ -13,12 +13,12 @@ import (
 // a reversal recorded without its booking.
 func TestVerifyRefundAndReversalInvariants(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			_, co := apptest.MustCompany(t, s, "Prüf AG")
+			_, co := storetest.MustCompany(t, s, "Prüf AG")
 			tu, err := s.CreateTopup(ctx, co.ID, 50_00, models.ActorCLI)
 			if err != nil {
 				t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // (a unique violation is gorm.ErrDuplicatedKey) and PostgreSQL's $n
 // placeholders. The SQL must be fixed text with ? placeholders only (no ?
 // inside literals, no slices to expand); SQLite's prepared-statement pool
-// (app/stmtpool.go) is used as with GORM.
+// (store_stmtpool.go) is used as with GORM.
 
 // rawQuery runs a query in tx.
 func rawQuery(tx *gorm.DB, query string, args ...any) (*sql.Rows, error) {
@@ -71,7 +71,7 @@ func bound(tx *gorm.DB, query string) string {
 	if q, ok := pgSQL.Load(query); ok {
 		return q.(string)
 	}
-	q := numberParams(query) // prepared.go
+	q := numberParams(query) // store_prepared.go
 	pgSQL.Store(query, q)
 	return q
 }

@@ -315,15 +315,6 @@ func (s *Store) reportPartnerNames(db *gorm.DB, partners map[uint]*ReportPartner
 	return nil
 }
 
-// reportCents is an amount as decimal text for German spreadsheets ("12,50").
-func reportCents(c int64) string {
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s%d,%02d", sign, c/100, c%100)
-}
-
 func writeReportCSV(w io.Writer, header []string, rows [][]string) error {
 	cw := csv.NewWriter(w)
 	cw.Comma = ';' // German spreadsheets, like the other exports
@@ -340,9 +331,9 @@ func writeReportCSV(w io.Writer, header []string, rows [][]string) error {
 // total line; amounts in cents and as decimal euros.
 func (r *CompanyReport) WriteMonthsCSV(w io.Writer) error {
 	line := func(label string, m ReportMonth) []string {
-		return []string{label, fmt.Sprint(m.SentCount), fmt.Sprint(m.SentCents), reportCents(m.SentCents),
-			fmt.Sprint(m.ClaimedCount), fmt.Sprint(m.ClaimedCents), reportCents(m.ClaimedCents),
-			fmt.Sprint(m.RedeemedCents), reportCents(m.RedeemedCents), fmt.Sprint(m.ExpiredCount), fmt.Sprint(m.CancelledCount), r.Currency}
+		return []string{label, fmt.Sprint(m.SentCount), fmt.Sprint(m.SentCents), Euros(m.SentCents),
+			fmt.Sprint(m.ClaimedCount), fmt.Sprint(m.ClaimedCents), Euros(m.ClaimedCents),
+			fmt.Sprint(m.RedeemedCents), Euros(m.RedeemedCents), fmt.Sprint(m.ExpiredCount), fmt.Sprint(m.CancelledCount), r.Currency}
 	}
 	rows := make([][]string, 0, len(r.Months)+1)
 	for _, m := range r.Months {
@@ -360,19 +351,9 @@ func (r *CompanyReport) WritePartnersCSV(w io.Writer) error {
 	rows := make([][]string, 0, len(r.Partners))
 	for _, p := range r.Partners {
 		rows = append(rows, []string{fmt.Sprint(p.MerchantID), SafeCell(p.Name), SafeCell(p.City), fmt.Sprint(p.OfferedCount),
-			fmt.Sprint(p.ClaimedCount), fmt.Sprint(p.ClaimedCents), reportCents(p.ClaimedCents),
-			fmt.Sprint(p.RedeemedCents), reportCents(p.RedeemedCents), r.Currency})
+			fmt.Sprint(p.ClaimedCount), fmt.Sprint(p.ClaimedCents), Euros(p.ClaimedCents),
+			fmt.Sprint(p.RedeemedCents), Euros(p.RedeemedCents), r.Currency})
 	}
 	return writeReportCSV(w, []string{"partner_id", "partner", "city", "offered_count", "claimed_count", "claimed_cents", "claimed",
 		"redeemed_cents", "redeemed", "currency"}, rows)
-}
-
-// RemainingCents is what is left of the agent's monthly budget (never below
-// zero), or nil without a monthly budget.
-func (r AgentLimitRow) RemainingCents() *int64 {
-	if r.MonthlyBudgetCents == nil {
-		return nil
-	}
-	left := max(*r.MonthlyBudgetCents-r.UsedCents, 0)
-	return &left
 }

@@ -10,8 +10,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 // TestWriteQueueFailuresStayInTheirSavepoint queues many write transactions
@@ -23,12 +23,12 @@ import (
 // books balance.
 func TestWriteQueueFailuresStayInTheirSavepoint(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			s := apptest.NewStore(t, d)
+			s := storetest.NewStore(t, d)
 			ctx := t.Context()
-			_, c := apptest.MustCompany(t, s, "Batch KG")
+			_, c := storetest.MustCompany(t, s, "Batch KG")
 			if _, err := s.GrantCredit(ctx, c.ID, 10_00, "", "", models.ActorCLI); err != nil {
 				t.Fatal(err)
 			}

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 // TestCompanyReportMonthBoundaries: months are Berlin calendar months, also
@@ -14,15 +14,15 @@ import (
 // month are left out; only members may read the report.
 func TestCompanyReportMonthBoundaries(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
 			t.Parallel()
-			base := apptest.NewStore(t, d)
+			base := storetest.NewStore(t, d)
 			ctx := t.Context()
 			clock := time.Now()
-			s := models.NewStore(base.DB(), models.StoreOptions{Secret: []byte(apptest.Secret), BcryptCost: 4, Now: func() time.Time { return clock }})
-			admin, c := apptest.MustCompany(t, s, "Kalender AG")
-			_, m := apptest.MustMerchant(t, s, "Laden Zwei", "Köln")
+			s := models.NewStore(base.DB(), models.StoreOptions{Secret: []byte(storetest.Secret), BcryptCost: 4, Now: func() time.Time { return clock }})
+			admin, c := storetest.MustCompany(t, s, "Kalender AG")
+			_, m := storetest.MustMerchant(t, s, "Laden Zwei", "Köln")
 			s.DB().Model(&models.Merchant{}).Where("id = ?", m.ID).Update("status", models.MerchantApproved)
 			if _, err := s.GrantCredit(ctx, c.ID, 1000_00, "", "", models.ActorCLI); err != nil {
 				t.Fatal(err)
@@ -65,8 +65,8 @@ func TestCompanyReportMonthBoundaries(t *testing.T) {
 			if len(r.Partners) != 1 || r.Partners[0].OfferedCount != 3 || r.Partners[0].Name != "Laden Zwei" {
 				t.Fatalf("partners %+v", r.Partners)
 			}
-			owner, _ := apptest.MustMerchant(t, s, "Laden Drei", "Bonn")
-			stranger, _ := apptest.MustCompany(t, s, "Fremd GmbH")
+			owner, _ := storetest.MustMerchant(t, s, "Laden Drei", "Bonn")
+			stranger, _ := storetest.MustCompany(t, s, "Fremd GmbH")
 			for _, u := range []*models.User{owner, stranger} {
 				if _, err := s.CompanyReport(ctx, c.ID, u.ID); !errors.Is(err, models.ErrForbidden) {
 					t.Fatalf("non-member %s: %v", u.Email, err)

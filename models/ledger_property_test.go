@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"trostpflaster/app/apptest"
 	"trostpflaster/models"
+	"trostpflaster/models/storetest"
 )
 
 // TestLedgerPropertyRandomHistory drives random sequences of top-ups, gifts,
@@ -17,9 +17,9 @@ import (
 // SQLite and PostgreSQL. Seeds are fixed so a failure is reproducible.
 func TestLedgerPropertyRandomHistory(t *testing.T) {
 	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
+	for _, d := range storetest.Dialects(t) {
 		for _, seed := range []int64{1, 2, 3} {
-			t.Run(fmt.Sprintf("%s/seed=%d", apptest.Name(d), seed), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/seed=%d", storetest.Name(d), seed), func(t *testing.T) {
 				t.Parallel()
 				runRandomHistory(t, d, seed, 200)
 			})
@@ -28,13 +28,13 @@ func TestLedgerPropertyRandomHistory(t *testing.T) {
 }
 
 func runRandomHistory(t *testing.T, dialect string, seed int64, steps int) {
-	s := apptest.NewStore(t, dialect)
+	s := storetest.NewStore(t, dialect)
 	ctx := t.Context()
 	rng := rand.New(rand.NewSource(seed))
-	admin, co := apptest.MustCompany(t, s, "Zufall AG")
+	admin, co := storetest.MustCompany(t, s, "Zufall AG")
 	var merchants []*models.Merchant
 	for i := 0; i < 3; i++ {
-		_, m := apptest.MustMerchant(t, s, fmt.Sprintf("Laden %d", i), "Köln")
+		_, m := storetest.MustMerchant(t, s, fmt.Sprintf("Laden %d", i), "Köln")
 		s.DB().Model(&models.Merchant{}).Where("id = ?", m.ID).Updates(map[string]any{
 			"status": models.MerchantApproved, "stripe_account_id": fmt.Sprintf("acct_%d", m.ID), "payouts_enabled": true})
 		merchants = append(merchants, m)

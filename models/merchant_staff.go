@@ -3,9 +3,24 @@ package models
 import (
 	"context"
 	"errors"
+	"time"
 
 	"gorm.io/gorm"
 )
+
+// MerchantInvite invites a person by e-mail to join a merchant as staff.
+// Only the keyed hash of the link's token is stored.
+type MerchantInvite struct {
+	ID          uint     `gorm:"primaryKey"`
+	MerchantID  uint     `gorm:"not null;index"`
+	Merchant    Merchant `gorm:"constraint:OnDelete:CASCADE"`
+	Email       string   `gorm:"size:254;not null;index"`
+	TokenHash   string   `gorm:"size:64;not null;uniqueIndex"`
+	InvitedByID uint     `gorm:"not null"`
+	ExpiresAt   time.Time
+	AcceptedAt  *time.Time
+	CreatedAt   time.Time
+}
 
 // InviteComposer renders the invitation mail for a token (the link is
 // built by the caller).

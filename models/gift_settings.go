@@ -10,7 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Message keys of the gifting extras.
+// Message keys of gift settings and scheduled delivery.
 const (
 	MsgGiftCustomerCap  = "gift_customer_cap"
 	MsgGiftSendAtPast   = "gift_send_at_past"
@@ -19,7 +19,7 @@ const (
 	MsgGiftPartnerTaken = "gift_partner_taken"
 )
 
-// Limits of the gifting extras.
+// Limits of gift settings and scheduled delivery.
 const (
 	GiftScheduleMaxDays = 365 // how far ahead a gift may be scheduled
 	GiftCapMaxCount     = 100
@@ -491,44 +491,4 @@ func (s *Store) checkCustomerCap(tx *gorm.DB, g *Gift, now time.Time) error {
 		return ValidationErrors{"recipient_email": MsgGiftCustomerCap}
 	}
 	return nil
-}
-
-// ParseBerlinTime reads a local date and time as typed into a form
-// ("2026-12-24T09:30", also with seconds or a space) in Europe/Berlin.
-func ParseBerlinTime(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
-		if t, err := time.ParseInLocation(layout, s, berlin); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
-}
-
-// InBerlin is t in Europe/Berlin, for display.
-func InBerlin(t time.Time) time.Time { return t.In(berlin) }
-
-// BerlinTime formats t as local Berlin time for a datetime-local field.
-func BerlinTime(t time.Time) string { return t.In(berlin).Format("2006-01-02T15:04") }
-
-// checkSendAt validates a scheduled delivery time: in the future and at
-// most GiftScheduleMaxDays ahead.
-func checkSendAt(v ValidationErrors, sendAt *time.Time, now time.Time) {
-	if sendAt == nil {
-		return
-	}
-	switch {
-	case !sendAt.After(now):
-		v.Add("send_at", MsgGiftSendAtPast)
-	case sendAt.After(now.AddDate(0, 0, GiftScheduleMaxDays)):
-		v.Add("send_at", MsgGiftSendAtFar)
-	}
-}
-
-// markScheduled sets the derived Scheduled flag of loaded gifts.
-func (s *Store) markScheduled(gs ...*Gift) {
-	now := s.Now()
-	for _, g := range gs {
-		g.Scheduled = g.SendAt != nil && g.SendAt.After(now) && (g.Status == GiftSent || g.Status == GiftPendingApproval)
-	}
 }
