@@ -109,7 +109,7 @@ func TestBrowserGiftApproval(t *testing.T) {
 		chromedp.Click("#company-report", chromedp.ByQuery),
 		chromedp.WaitVisible(`#chart-months[data-ready="1"]`, chromedp.ByQuery),
 		// No value claimed or redeemed at a partner yet: that chart stays hidden.
-		chromedp.WaitReady(`.cd-empty #chart-partners[data-ready="1"]`, chromedp.ByQuery),
+		chromedp.WaitReady(`.report-empty #chart-partners[data-ready="1"]`, chromedp.ByQuery),
 		chromedp.Text("#stat-sent", &sentStat, chromedp.ByQuery),
 		screenshot(filepath.Join(dir, "company-report.png")),
 	)

@@ -389,7 +389,7 @@ func TestClaimPageCacheVariants(t *testing.T) {
 				t.Fatal("logged-in visitor does not see the menu")
 			}
 			flash := apptest.NewClient(t, a.HTTP)
-			flash.Jar["tp_flash"] = &http.Cookie{Name: "tp_flash", Value: "success:onboarding_saved"}
+			flash.Jar["tp_flash"] = &http.Cookie{Name: "tp_flash", Value: "success:profile_saved"}
 			if res := bypass("flash", flash, "/c/"+token); res.Cookie["tp_flash"] == nil {
 				t.Fatal("flash cookie not cleared")
 			}

@@ -115,7 +115,7 @@ func TestGiftTemplatesCRUDAndIsolation(t *testing.T) {
 
 			// The agent picks it on the form (with JS data for filling) …
 			form := mustStatus(t, "form", agent.Get("/gifts/new"), 200)
-			if !strings.Contains(form.Body, `data-text="Ihr Paket kam leider zu spät."`) || !strings.Contains(form.Body, `src="/static/js/giftsextra.js"`) {
+			if !strings.Contains(form.Body, `data-text="Ihr Paket kam leider zu spät."`) || !strings.Contains(form.Body, `src="/static/js/gift_templates.js"`) {
 				t.Fatalf("no template on the form:\n%s", form.Body)
 			}
 			// … and without JS an empty message is filled from it on the server.
