@@ -20,18 +20,11 @@ type ops struct {
 	redis   *redisStorage // nil without REDIS_URL
 }
 
-// opsRoutes registers /readyz and /metrics. They sit before the session and
-// CSRF middleware, so probes and scrapes never create sessions or tokens.
-//
-// /readyz is for load balancers: 200 when the database (and Redis, when
-// configured) answers and every migration this binary knows has been
-// applied, 503 otherwise.
-//
-// /metrics is Prometheus text. It is served on the public router but answers
-// only loopback clients whose request was not forwarded by a proxy, or any
-// client presenting `Authorization: Bearer $METRICS_TOKEN`.
-func opsRoutes(app *fiber.App, o ops, cfg Config) {
-	app.Get("/readyz", func(c *fiber.Ctx) error {
+// readyz answers GET /readyz for load balancers: 200 when the database
+// (and Redis, when configured) answers and every migration this binary
+// knows has been applied, 503 otherwise.
+func readyz(o ops) fiber.Handler {
+	return func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 		defer cancel()
 		err := ready(ctx, o.db)
@@ -42,9 +35,15 @@ func opsRoutes(app *fiber.App, o ops, cfg Config) {
 			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
 		}
 		return c.JSON(fiber.Map{"status": "ok"})
-	})
-	app.Get("/metrics", metricsAccess(cfg.MetricsToken),
-		adaptor.HTTPHandler(promhttp.HandlerFor(o.metrics.Registry(), promhttp.HandlerOpts{})))
+	}
+}
+
+// metricsHandler answers GET /metrics with Prometheus text. It is served on the
+// public router but answers only loopback clients whose request was not
+// forwarded by a proxy, or any client presenting
+// `Authorization: Bearer $METRICS_TOKEN` (metricsAccess).
+func metricsHandler(o ops) fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(o.metrics.Registry(), promhttp.HandlerOpts{}))
 }
 
 // notReady is a reason /readyz gives; it names no internals beyond that.
