@@ -3,9 +3,10 @@ package handlers
 import (
 	"errors"
 	"strings"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 type adminCreditPage struct {

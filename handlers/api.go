@@ -6,6 +6,7 @@ import (
 	"trostpflaster/models"
 )
 
+// apiList is one page of an API list; next_cursor fetches the next.
 type apiList[T any] struct {
 	Data       []T    `json:"data"`
 	NextCursor string `json:"next_cursor"`

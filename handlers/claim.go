@@ -14,12 +14,16 @@ import (
 	"trostpflaster/models"
 )
 
+// claimHeaders keep a claim link out of caches, referrers and search
+// engines: the token in the path is the key to the voucher.
 func claimHeaders(c *fiber.Ctx) {
 	c.Set("Referrer-Policy", "same-origin")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Robots-Tag", "noindex, nofollow")
 }
 
+// claimPageData is the claim page: the partners offered before the claim,
+// the voucher (code, QR) after it.
 type claimPageData struct {
 	Page
 	Gift      *models.Gift

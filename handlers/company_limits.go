@@ -4,9 +4,10 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 type agentLimitsPage struct {

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 func (h *Handlers) datevPage(c *fiber.Ctx, status int, form map[string]string, err error) error {

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 // formValues copies the named form fields (Fiber reuses buffers, so values
@@ -36,6 +37,8 @@ func (h *Handlers) withForm(p Page, form map[string]string, err error) Page {
 // parseCents reads an amount typed as euros ("12", "12,50", "12.50 €").
 func parseCents(s string) (int64, bool) { return models.ParseCents(s) }
 
+// parseSmallInt reads a non-negative number of at most six digits (a
+// limit in a query string).
 func parseSmallInt(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 6 {

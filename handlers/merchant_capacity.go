@@ -4,9 +4,10 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 // CapacityForm shows the monthly cap and pause settings.

@@ -1,5 +1,9 @@
 package handlers
 
+// Middleware: the session and language of every web request, the security
+// headers of every response, the guards routes put in front of their
+// handler (Require…) and the limit on failed look-ups (FailureLimit).
+
 import (
 	"errors"
 	"net/url"
@@ -101,7 +105,9 @@ func (h *Handlers) SecurityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-const localCompany = "gifts.company"
+// localCompany holds the company membership RequireCompanyMember or
+// RequireCompanyAdmin let through.
+const localCompany = "company_member"
 
 // companyMembership is the user's company membership (a user belongs to at
 // most one organisation per kind; the first company wins).
@@ -135,6 +141,8 @@ func (h *Handlers) RequireCompanyAdmin(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// companyMemberOf is the membership RequireCompanyMember or
+// RequireCompanyAdmin checked (nil on other routes).
 func companyMemberOf(c *fiber.Ctx) *models.Membership {
 	m, _ := c.Locals(localCompany).(*models.Membership)
 	return m
@@ -177,8 +185,12 @@ func (h *Handlers) merchantMember(c *fiber.Ctx) (*models.Membership, error) {
 	return ms, nil
 }
 
-const localMerchantMember = "onb_member"
+// localMerchantMember holds the merchant membership RequireMerchantOwner or
+// RequireMerchantMember loaded.
+const localMerchantMember = "merchant_member"
 
+// merchantMemberOf is the membership RequireMerchantOwner or
+// RequireMerchantMember loaded, with its merchant (nil on other routes).
 func merchantMemberOf(c *fiber.Ctx) *models.Membership {
 	ms, _ := c.Locals(localMerchantMember).(*models.Membership)
 	return ms
@@ -242,6 +254,8 @@ func giftCompanyKey(c *fiber.Ctx) (*models.APIKey, error) {
 	return k, nil
 }
 
+// merchantKeyID is the merchant and the id of the key RequireMerchantKey
+// let through.
 func merchantKeyID(c *fiber.Ctx) (uint, *uint) {
 	k := apiKeyOf(c)
 	return *k.MerchantID, &k.ID

@@ -2,9 +2,10 @@ package handlers
 
 import (
 	"time"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 type merchantPayoutsPage struct {

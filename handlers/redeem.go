@@ -5,9 +5,10 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 // codeParam is the voucher code from the path, unescaped ("7k3m%200q9x…"

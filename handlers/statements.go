@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"strings"
-	"trostpflaster/models"
 
 	"github.com/gofiber/fiber/v2"
+
+	"trostpflaster/models"
 )
 
 // merchantStatement loads the statement of one of the member's merchant's

@@ -22,9 +22,8 @@ import (
 // the event unprocessed, answered 500 so Stripe redelivers it.
 type stripeEventHandler func(ctx context.Context, ev *stripe.Event) (string, error)
 
-// stripeEventHandlers maps event types to their handlers. Each area adds its
-// types here (one line each) and keeps the handler in its own file; types
-// not listed are stored, logged and answered 200.
+// stripeEventHandlers maps event types to their handlers (below, one per
+// type); types not listed are stored, logged and answered 200.
 func (h *Handlers) stripeEventHandlers() map[string]stripeEventHandler {
 	return map[string]stripeEventHandler{
 		"account.updated":                          h.onStripeAccountUpdated,
