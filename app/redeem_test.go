@@ -1,13 +1,9 @@
 package app_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -385,243 +381,6 @@ func TestConcurrentRedemptionsOnSeveralVouchers(t *testing.T) {
 	}
 }
 
-func TestFailedLookupsAreRateLimited(t *testing.T) {
-	t.Parallel()
-	e := newVoucherEnv(t, "sqlite")
-	_, token := e.gift(t, 10_00, e.cafe)
-	code := e.claim(t, token, e.cafe)
-	// Valid traffic never counts.
-	for i := 0; i < 60; i++ {
-		if res := e.call(t, e.cafeKey, "GET", "/api/v1/vouchers/"+code, "", ""); res.Status != 200 {
-			t.Fatalf("valid look-up %d: %d", i, res.Status)
-		}
-	}
-	var last *apptest.Response
-	for i := 0; i < 21; i++ {
-		last = e.call(t, e.cafeKey, "GET", fmt.Sprintf("/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-%04d", i), "", "")
-	}
-	if last.Status != 429 || last.Header.Get("Retry-After") == "" {
-		t.Fatalf("after 21 failures: %d %v", last.Status, last.Header)
-	}
-	// Another shop's key is not affected; claim links count per IP.
-	if res := e.call(t, e.bakeryKey, "GET", "/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-EEEE", "", ""); res.Status != 404 {
-		t.Fatalf("other key: %d", res.Status)
-	}
-	c := apptest.NewClient(t, e.a.HTTP)
-	for i := 0; i < 21; i++ {
-		last = c.Get(fmt.Sprintf("/c/unknown-token-%030d", i))
-	}
-	if last.Status != 429 {
-		t.Fatalf("claim link guessing: %d", last.Status)
-	}
-}
-
-// The failed-look-up counters are stored (kv table): their keys name the
-// API key and the till user by id, never the key or the session cookie
-// themselves; every failure counts exactly once, also when they arrive
-// together; and one key has one budget however its header is spelled.
-func TestFailureCountersStoreNoSecretsAndCountEveryFailure(t *testing.T) {
-	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
-			t.Parallel()
-			e := newVoucherEnv(t, d)
-			if res := e.call(t, e.cafeKey, "GET", "/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-EEEE", "", ""); res.Status != 404 {
-				t.Fatalf("unknown code: %d", res.Status)
-			}
-			till := apptest.NewClient(t, e.a.HTTP)
-			till.Login("inhaber@sonnenkorn.example", "demo-partner-2026")
-			if res := till.PostForm("/merchant/redeem/lookup", url.Values{"code": {"AAAA-BBBB-CCCC-DDDD-EEEE"}}); res.Status != 404 {
-				t.Fatalf("till, unknown code: %d", res.Status)
-			}
-			session := till.Jar["tp_session"]
-			if session == nil || len(session.Value) < 16 {
-				t.Fatal("no session cookie")
-			}
-			var keys []string
-			if err := e.a.Store.DB().Model(&models.KV{}).Where("key LIKE ?", "fail:%").Pluck("key", &keys).Error; err != nil {
-				t.Fatal(err)
-			}
-			if len(keys) != 2 {
-				t.Fatalf("failure counters: %q", keys)
-			}
-			secret := e.cafeKey[len(e.cafeKey)-16:]
-			for _, k := range keys {
-				if strings.Contains(k, secret) || strings.Contains(k, session.Value) || strings.Contains(strings.ToLower(k), "bearer") {
-					t.Errorf("a secret in the stored counter key %q", k)
-				}
-			}
-
-			// 25 failures at once: each answered 404 is counted, none lost.
-			var wg sync.WaitGroup
-			statuses := make([]int, 25)
-			for i := range statuses {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					statuses[i] = e.call(t, e.bakeryKey, "GET", fmt.Sprintf("/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-%04d", i), "", "").Status
-				}()
-			}
-			wg.Wait()
-			notFound := 0
-			for _, st := range statuses {
-				switch st {
-				case 404:
-					notFound++
-				case 429:
-				default:
-					t.Fatalf("concurrent look-ups: %v", statuses)
-				}
-			}
-			var keyIDs []uint
-			if err := e.a.Store.DB().Model(&models.APIKey{}).Where("merchant_id = ?", e.bakery.ID).Pluck("id", &keyIDs).Error; err != nil || len(keyIDs) != 1 {
-				t.Fatalf("bakery's key: %v %v", keyIDs, err)
-			}
-			var counted []string
-			if err := e.a.Store.DB().Model(&models.KV{}).Where("key LIKE ?", "fail:code-fail:%|key:"+fmt.Sprint(keyIDs[0])).Pluck("value", &counted).Error; err != nil {
-				t.Fatal(err)
-			}
-			if len(counted) != 1 || counted[0] != fmt.Sprint(notFound) {
-				t.Fatalf("%d look-ups answered 404, counter %q", notFound, counted)
-			}
-			// Fill the budget, then a respelled header is the same key.
-			for i := notFound; i < 20; i++ {
-				e.call(t, e.bakeryKey, "GET", "/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-FFFF", "", "")
-			}
-			req := httptest.NewRequest("GET", "/api/v1/vouchers/AAAA-BBBB-CCCC-DDDD-EEEE", nil)
-			req.Header.Set("Authorization", "bearer   "+e.bakeryKey)
-			if res := apptest.NewClient(t, e.a.HTTP).Do(req); res.Status != 429 {
-				t.Fatalf("respelled Authorization header after 20 failures: %d", res.Status)
-			}
-		})
-	}
-}
-
-func TestVoucherPagesAndTill(t *testing.T) {
-	t.Parallel()
-	e := newVoucherEnv(t, "sqlite")
-	_, token := e.gift(t, 50_00, e.bakery, e.cafe)
-	customer := apptest.NewClient(t, e.a.HTTP)
-	page := customer.Get("/c/" + token)
-	if page.Status != 200 || !strings.Contains(page.Body, "Sie haben die Wahl") || !strings.Contains(page.Body, `id="choose-baeckerei-sonnenkorn"`) {
-		t.Fatalf("claim page: %d", page.Status)
-	}
-	if res := customer.PostForm("/c/"+token+"/claim", url.Values{"merchant_id": {"999999"}}); res.Status != 422 {
-		t.Fatalf("bad choice: %d", res.Status)
-	}
-	if res := customer.PostForm("/c/"+token+"/claim", url.Values{"merchant_id": {fmt.Sprint(e.bakery.ID)}}); res.Status != http.StatusSeeOther {
-		t.Fatalf("choose: %d %s", res.Status, res.Body)
-	}
-	page = customer.Get("/c/" + token)
-	code := regexp.MustCompile(`id="voucher-code">([0-9A-Z-]+)<`).FindStringSubmatch(page.Body)
-	if page.Status != 200 || code == nil || !strings.Contains(page.Body, "data:image/png;base64,") || !strings.Contains(page.Body, "50,00 €") || page.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("voucher page: %d", page.Status)
-	}
-	if p := customer.Get("/c/" + token + "?print=1"); p.Status != 200 || !strings.Contains(p.Body, "print-view") {
-		t.Fatal("print view")
-	}
-
-	// The bakery's owner redeems 12,50 € at the till, typing the code sloppily.
-	till := apptest.NewClient(t, e.a.HTTP)
-	till.Login("inhaber@sonnenkorn.example", "demo-partner-2026")
-	if res := till.Get("/merchant/redeem"); res.Status != 200 {
-		t.Fatalf("till: %d", res.Status)
-	}
-	// Nothing typed: the till asks for the code (422 on the field), not "unknown code".
-	if res := till.PostForm("/merchant/redeem/lookup", url.Values{"code": {"  "}}); res.Status != 422 || !strings.Contains(res.Body, `aria-invalid="true"`) {
-		t.Fatalf("empty lookup: %d", res.Status)
-	}
-	typed := strings.ToLower(strings.ReplaceAll(code[1], "-", " "))
-	res := till.PostForm("/merchant/redeem/lookup", url.Values{"code": {typed}})
-	if res.Status != 200 || !strings.Contains(res.Body, "50,00 €") {
-		t.Fatalf("lookup: %d", res.Status)
-	}
-	key := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(res.Body)
-	if res := till.PostForm("/merchant/redeem", url.Values{"code": {code[1]}, "amount": {"abc"}, "key": {key[1]}}); res.Status != 422 {
-		t.Fatalf("bad amount: %d", res.Status)
-	}
-	res = till.PostForm("/merchant/redeem", url.Values{"code": {code[1]}, "amount": {"12,50"}, "key": {key[1]}})
-	if res.Status != 200 || !strings.Contains(res.Body, `id="receipt-balance">37,50 €`) {
-		t.Fatalf("redeem: %d", res.Status)
-	}
-	// A double submit of the same form redeems once.
-	till.PostForm("/merchant/redeem", url.Values{"code": {code[1]}, "amount": {"12,50"}, "key": {key[1]}})
-	if p := customer.Get("/c/" + token); !strings.Contains(p.Body, `id="voucher-balance">37,50 €`) {
-		t.Fatal("customer page does not show the new balance")
-	}
-	rid := regexp.MustCompile(`/merchant/redemptions/(rd_[a-z0-9]+)/reversal`).FindStringSubmatch(res.Body)
-	if res := till.PostForm("/merchant/redemptions/"+rid[1]+"/reversal", nil); res.Status != 200 || !strings.Contains(res.Body, "50,00 €") {
-		t.Fatalf("undo: %d", res.Status)
-	}
-	// Another shop's till does not know the code.
-	other := apptest.NewClient(t, e.a.HTTP)
-	other.PostForm("/signup/merchant", signupForm("merchant", map[string]string{"email": "x@shop.example"}))
-	if res := other.PostForm("/merchant/redeem/lookup", url.Values{"code": {code[1]}}); res.Status != 404 {
-		t.Fatalf("foreign till: %d", res.Status)
-	}
-	verifyLedger(t, e.a.Store)
-
-	// Neither claim token nor voucher code is in the database files.
-	e.a.Close()
-	path := strings.TrimPrefix(e.a.Cfg.DatabaseURL, "sqlite:")
-	for _, f := range []string{path, path + "-wal"} {
-		b, _ := os.ReadFile(f)
-		norm, _ := models.NormalizeCode(code[1])
-		if bytes.Contains(b, []byte(token)) || bytes.Contains(b, []byte(code[1])) || bytes.Contains(b, []byte(norm)) {
-			t.Fatalf("%s holds a claim token or voucher code in clear", f)
-		}
-	}
-}
-
-// After use the recipient is asked "Did this make up for it?"; the answer
-// reaches the company (API and webhook), once, and never the partner.
-func TestFeedbackReachesTheCompanyOnly(t *testing.T) {
-	t.Parallel()
-	e := newVoucherEnv(t, "sqlite")
-	ctx := t.Context()
-	chefin, _ := e.a.Store.UserByEmail(ctx, "chefin@beispiel-verlag.example")
-	hook, err := e.a.Store.AddWebhookEndpoint(ctx, e.company.ID, chefin.ID, "https://desk.example/hook", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, token := e.gift(t, 20_00, e.cafe)
-	code := e.claim(t, token, e.cafe)
-	customer := apptest.NewClient(t, e.a.HTTP)
-	if res := customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"yes"}}); res.Status != 409 {
-		t.Fatalf("feedback before use: %d", res.Status)
-	}
-	if res := e.call(t, e.cafeKey, "POST", "/api/v1/vouchers/"+code+"/redemptions", "f1", redeemBody(5_00)); res.Status != 201 {
-		t.Fatal(res.Body)
-	}
-	if page := customer.Get("/c/" + token); !strings.Contains(page.Body, `id="feedback"`) {
-		t.Fatal("no feedback question after use")
-	}
-	if res := customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"maybe"}}); res.Status != 422 {
-		t.Fatalf("bad answer: %d", res.Status)
-	}
-	if res := customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"partly"}}); res.Status != http.StatusSeeOther {
-		t.Fatalf("feedback: %d", res.Status)
-	}
-	customer.PostForm("/c/"+token+"/feedback", url.Values{"feedback": {"no"}})
-	var after models.Gift
-	e.a.DB.First(&after, g.ID)
-	if after.Feedback != "partly" {
-		t.Fatalf("feedback %q", after.Feedback)
-	}
-	companyKey, _, _ := e.a.Store.CreateAPIKey(ctx, &e.company.ID, nil, "desk", models.ActorCLI)
-	if res := e.call(t, companyKey, "GET", "/api/v1/gifts/"+g.PublicID, "", ""); !strings.Contains(res.Body, `"feedback":"partly"`) {
-		t.Fatalf("company API: %s", res.Body)
-	}
-	if res := e.call(t, e.cafeKey, "GET", "/api/v1/vouchers/"+code, "", ""); strings.Contains(res.Body, "feedback") || strings.Contains(res.Body, "partly") {
-		t.Fatalf("partner sees feedback: %s", res.Body)
-	}
-	var n int64
-	e.a.DB.Model(&models.WebhookDelivery{}).Where("endpoint_id = ? AND event_type = ? AND payload LIKE ?", hook.ID, models.HookGiftFeedback, "%partly%").Count(&n)
-	if n != 1 {
-		t.Fatalf("%d feedback webhooks", n)
-	}
-}
-
 // A merchant's own commission rate overrides the region's.
 func TestMerchantCommissionOverride(t *testing.T) {
 	t.Parallel()
@@ -635,5 +394,148 @@ func TestMerchantCommissionOverride(t *testing.T) {
 	payable, _ := e.a.Store.AccountBalance(t.Context(), models.AccountMerchantPayable(e.bakery.ID))
 	if payable != 9_75 {
 		t.Fatalf("payable %d, want 975 (2,5 %% commission)", payable)
+	}
+}
+
+// Staff undo at the till only within their shift; the web shop's API key
+// reverses for 90 days (cancelled online orders); outside: a clear 422 on
+// the till, a 409 problem on the API, and nothing moves.
+func TestUndoOnlyWithinShift(t *testing.T) {
+	t.Parallel()
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			e := newVoucherEnv(t, d)
+			ctx := t.Context()
+			staff, err := e.a.Store.CreateUser(ctx, models.NewUser{Email: "kasse@sonnenkorn.example", Name: "Kasse", Password: "correct horse battery"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.a.Store.AddMember(ctx, staff.ID, nil, &e.bakery.ID, models.RoleMerchantStaff); err != nil {
+				t.Fatal(err)
+			}
+			g, token := e.gift(t, 50_00, e.bakery)
+			code := e.claim(t, token, e.bakery)
+
+			owner := apptest.NewClient(t, e.a.HTTP)
+			owner.Login("inhaber@sonnenkorn.example", "demo-partner-2026")
+			cashier := apptest.NewClient(t, e.a.HTTP)
+			cashier.Login("kasse@sonnenkorn.example", "correct horse battery")
+
+			redeemAt := func(c *apptest.Client, amount, key string) string {
+				t.Helper()
+				res := c.PostForm("/merchant/redeem", url.Values{"code": {code}, "amount": {amount}, "key": {key}})
+				rid := regexp.MustCompile(`/merchant/redemptions/(rd_[a-z0-9]+)/reversal`).FindStringSubmatch(res.Body)
+				if res.Status != 200 || rid == nil {
+					t.Fatalf("redeem: %d", res.Status)
+				}
+				return rid[1]
+			}
+			balance := func() int64 {
+				var after models.Gift
+				e.a.DB.First(&after, g.ID)
+				return after.BalanceCents
+			}
+
+			// The empty till screen offers to undo the person's own last redemption.
+			r1 := redeemAt(cashier, "5,00", "k1")
+			form := cashier.Get("/merchant/redeem")
+			if !strings.Contains(form.Body, `id="last-redemption"`) || !strings.Contains(form.Body, "/merchant/redemptions/"+r1+"/reversal") {
+				t.Fatal("the cashier's till does not offer the last redemption")
+			}
+			if p := owner.Get("/merchant/redeem"); strings.Contains(p.Body, r1) {
+				t.Fatal("the owner's till offers the cashier's redemption")
+			}
+			// Someone else's redemption is not part of one's shift.
+			res := owner.PostForm("/merchant/redemptions/"+r1+"/reversal", nil)
+			if res.Status != 422 || !strings.Contains(res.Body, "nicht aus Ihrer aktuellen Schicht") || balance() != 45_00 {
+				t.Fatalf("owner undoing the cashier's redemption: %d, balance %d", res.Status, balance())
+			}
+			if res := cashier.PostForm("/merchant/redemptions/"+r1+"/reversal", nil); res.Status != 200 || balance() != 50_00 {
+				t.Fatalf("undo within the shift: %d, balance %d", res.Status, balance())
+			}
+			if res := cashier.PostForm("/merchant/redemptions/"+r1+"/reversal", nil); res.Status != 409 || !strings.Contains(res.Body, "schon erledigt") {
+				t.Fatalf("second undo: %d", res.Status)
+			}
+
+			// 13 hours later the shift is over: the till refuses, nothing moves.
+			r2 := redeemAt(cashier, "7,50", "k2")
+			e.a.DB.Model(&models.Redemption{}).Where("public_id = ?", r2).Update("created_at", time.Now().UTC().Add(-13*time.Hour))
+			if p := cashier.Get("/merchant/redeem"); strings.Contains(p.Body, `id="last-redemption"`) {
+				t.Fatal("a redemption from the last shift is still offered")
+			}
+			res = cashier.PostForm("/merchant/redemptions/"+r2+"/reversal", nil)
+			if res.Status != 422 || !strings.Contains(res.Body, "nicht aus Ihrer aktuellen Schicht") || balance() != 42_50 {
+				t.Fatalf("undo after the shift: %d, balance %d", res.Status, balance())
+			}
+			var r models.Redemption
+			e.a.DB.Where("public_id = ?", r2).First(&r)
+			if r.ReversedAt != nil {
+				t.Fatal("refused undo marked the redemption reversed")
+			}
+
+			// The shop's API key still reverses it (a cancelled online order) …
+			if res := e.call(t, e.bakeryKey, "POST", "/api/v1/redemptions/"+r2+"/reversal", "", ""); res.Status != 200 || !strings.Contains(res.Body, `"balance_cents":5000`) {
+				t.Fatalf("API reversal after the shift: %d %s", res.Status, res.Body)
+			}
+			// … within 90 days, not after.
+			res = e.call(t, e.bakeryKey, "POST", "/api/v1/vouchers/"+code+"/redemptions", "online-1", redeemBody(10_00))
+			var online struct{ ID string }
+			json.Unmarshal([]byte(res.Body), &online)
+			e.a.DB.Model(&models.Redemption{}).Where("public_id = ?", online.ID).Update("created_at", time.Now().UTC().Add(-89*24*time.Hour))
+			res = e.call(t, e.bakeryKey, "POST", "/api/v1/vouchers/"+code+"/redemptions", "online-2", redeemBody(10_00))
+			var old struct{ ID string }
+			json.Unmarshal([]byte(res.Body), &old)
+			e.a.DB.Model(&models.Redemption{}).Where("public_id = ?", old.ID).Update("created_at", time.Now().UTC().Add(-91*24*time.Hour))
+			res = e.call(t, e.bakeryKey, "POST", "/api/v1/redemptions/"+old.ID+"/reversal", "", "")
+			var p struct{ Code, Title, Detail string }
+			json.Unmarshal([]byte(res.Body), &p)
+			if res.Status != 409 || res.Header.Get("Content-Type") != "application/problem+json" || p.Code != "reversal_window_closed" || !strings.Contains(p.Detail, "90 days") {
+				t.Fatalf("API reversal after 91 days: %d %s", res.Status, res.Body)
+			}
+			if balance() != 30_00 {
+				t.Fatalf("balance %d after a refused reversal", balance())
+			}
+			if res := e.call(t, e.bakeryKey, "POST", "/api/v1/redemptions/"+online.ID+"/reversal", "", ""); res.Status != 200 || !strings.Contains(res.Body, `"balance_cents":4000`) {
+				t.Fatalf("API reversal after 89 days: %d %s", res.Status, res.Body)
+			}
+			verifyLedger(t, e.a.Store)
+		})
+	}
+}
+
+// The till may use the camera (own origin only); every other page may not.
+// The scanner script and the vendored decoder are served first-party; the
+// typed-code form stays as it was.
+func TestTillCameraHeaders(t *testing.T) {
+	t.Parallel()
+	e := newVoucherEnv(t, "sqlite")
+	_, token := e.gift(t, 10_00, e.bakery)
+	till := apptest.NewClient(t, e.a.HTTP)
+	till.Login("inhaber@sonnenkorn.example", "demo-partner-2026")
+	page := till.Get("/merchant/redeem")
+	if page.Status != 200 || page.Header.Get("Permissions-Policy") != "camera=(self), microphone=(), geolocation=()" {
+		t.Fatalf("till: %d Permissions-Policy %q", page.Status, page.Header.Get("Permissions-Policy"))
+	}
+	csp := page.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Fatalf("CSP %q", csp)
+	}
+	if !strings.Contains(page.Body, `<script src="/static/js/scan.js" defer></script>`) || !strings.Contains(page.Body, `id="scan-start" hidden`) ||
+		!strings.Contains(page.Body, `id="f-code"`) || !strings.Contains(page.Body, `action="/merchant/redeem/lookup`) {
+		t.Fatal("till page lacks the scanner or the typed-code form")
+	}
+	if regexp.MustCompile(`<script>|<script [^>]*>[^<]`).MatchString(page.Body) || strings.Contains(page.Body, " style=") {
+		t.Fatal("inline script or style on the till page")
+	}
+	for _, p := range []string{"/static/js/scan.js", "/static/vendor/jsQR.js"} {
+		if res := till.Get(p); res.Status != 200 || !strings.Contains(res.Header.Get("Content-Type"), "javascript") {
+			t.Fatalf("%s: %d %s", p, res.Status, res.Header.Get("Content-Type"))
+		}
+	}
+	for _, p := range []string{"/", "/c/" + token, "/partners"} {
+		if res := apptest.NewClient(t, e.a.HTTP).Get(p); res.Header.Get("Permissions-Policy") != "camera=(), microphone=(), geolocation=()" {
+			t.Fatalf("%s: Permissions-Policy %q", p, res.Header.Get("Permissions-Policy"))
+		}
 	}
 }

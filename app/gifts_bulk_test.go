@@ -682,3 +682,26 @@ func TestBulkReasonsAndCustomerCap(t *testing.T) {
 		})
 	}
 }
+
+// A spreadsheet, PDF or image uploaded instead of the CSV is named as such
+// (422 on the file field), not taken for a Windows-1252 CSV.
+func TestBulkUploadOfNonCSVFile(t *testing.T) {
+	t.Parallel()
+	a := apptest.NewSeededApp(t, "sqlite")
+	c := apptest.NewClient(t, a.HTTP)
+	c.Login("chefin@beispiel-verlag.example", "demo-chefin-2026")
+	for name, body := range map[string][]byte{
+		"gifts.xlsx": []byte("PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00[Content_Types].xml"),
+		"logo.png":   []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+		"scan.pdf":   []byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"),
+	} {
+		res := uploadCSV(t, c, name, body)
+		if res.Status != 422 || !strings.Contains(res.Body, "Das ist keine CSV-Datei") || strings.Contains(res.Body, "Windows-1252") {
+			t.Errorf("%s: %d, want 422 'keine CSV-Datei'", name, res.Status)
+		}
+	}
+	latin1 := []byte("recipient_email;recipient_name;amount;merchant\nk@example.com;J\xfcrgen;5;cafe-rheinblick\n")
+	if res := uploadCSV(t, c, "latin1.csv", latin1); res.Status != 422 || !strings.Contains(res.Body, "Windows-1252") {
+		t.Errorf("latin-1 CSV: %d, want the encoding advice", res.Status)
+	}
+}

@@ -19,15 +19,15 @@ import (
 	"trostpflaster/models"
 )
 
-const onbPassword = "correct horse battery"
+const testPassword = "correct horse battery"
 
-// onbOwner creates a draft merchant through the sign-up rules and a client
+// merchantOwner creates a draft merchant through the sign-up rules and a client
 // logged in as its owner.
-func onbOwner(t *testing.T, a *app.App, name string) (*apptest.Client, *models.User, *models.Merchant) {
+func merchantOwner(t *testing.T, a *app.App, name string) (*apptest.Client, *models.User, *models.Merchant) {
 	t.Helper()
 	u, m := apptest.MustMerchant(t, a.Store, name, "Köln")
 	c := apptest.NewClient(t, a.HTTP)
-	c.Login(u.Email, onbPassword)
+	c.Login(u.Email, testPassword)
 	return c, u, m
 }
 
@@ -120,18 +120,18 @@ func reloadMerchant(t *testing.T, a *app.App, id uint) *models.Merchant {
 
 func adminClient(t *testing.T, a *app.App) *apptest.Client {
 	t.Helper()
-	if _, err := a.Store.CreateUser(t.Context(), models.NewUser{Email: "admin@platform.example", Name: "Admin", Password: onbPassword, PlatformAdmin: true}); err != nil {
+	if _, err := a.Store.CreateUser(t.Context(), models.NewUser{Email: "admin@platform.example", Name: "Admin", Password: testPassword, PlatformAdmin: true}); err != nil {
 		t.Fatal(err)
 	}
 	c := apptest.NewClient(t, a.HTTP)
-	c.Login("admin@platform.example", onbPassword)
+	c.Login("admin@platform.example", testPassword)
 	return c
 }
 
 func TestOnboardingWizardToCatalog(t *testing.T) {
 	t.Parallel()
 	a := apptest.NewApp(t, apptest.BaseEnv(t, "sqlite"))
-	c, owner, m := onbOwner(t, a, "Buchladen Seitenweise")
+	c, owner, m := merchantOwner(t, a, "Buchladen Seitenweise")
 	q := "?m=" + m.Slug
 
 	// The dashboard leads to the wizard; each step redirects to the next.
@@ -241,7 +241,7 @@ func TestOnboardingWizardToCatalog(t *testing.T) {
 func TestOnboardingBadInput(t *testing.T) {
 	t.Parallel()
 	a := apptest.NewApp(t, apptest.BaseEnv(t, "sqlite"))
-	c, _, m := onbOwner(t, a, "Feinkost Fehlerfrei")
+	c, _, m := merchantOwner(t, a, "Feinkost Fehlerfrei")
 	q := "?m=" + m.Slug
 	completeProfile(t, c, q)
 	before := reloadMerchant(t, a, m.ID)
@@ -350,7 +350,7 @@ func TestOnboardingBadInput(t *testing.T) {
 func TestOnboardingScriptEscaped(t *testing.T) {
 	t.Parallel()
 	a := apptest.NewApp(t, apptest.BaseEnv(t, "sqlite"))
-	c, _, m := onbOwner(t, a, "Blumen Skript")
+	c, _, m := merchantOwner(t, a, "Blumen Skript")
 	q := "?m=" + m.Slug
 	completeProfile(t, c, q)
 	evil := `<script>alert("x")</script>`
@@ -398,134 +398,6 @@ func TestOnboardingScriptEscaped(t *testing.T) {
 	}
 }
 
-func TestOnboardingReviewRules(t *testing.T) {
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
-			t.Parallel()
-			a := apptest.NewApp(t, apptest.BaseEnv(t, d))
-			c, owner, m := onbOwner(t, a, "Radladen Rückmeldung")
-			q := "?m=" + m.Slug
-			admin := adminClient(t, a)
-			decide := func(action string, form url.Values) *apptest.Response {
-				return admin.PostForm(fmt.Sprintf("/admin/merchants/%d/%s", m.ID, action), form)
-			}
-
-			// Incomplete: cannot be submitted, and a draft cannot be approved.
-			res := c.PostForm("/merchant/profile/submit"+q, nil)
-			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(res.Body, `id="missing"`) ||
-				!strings.Contains(res.Body, "Beschreibung") || !strings.Contains(res.Body, "Gutscheinangebot") {
-				t.Fatalf("incomplete submit: %d\n%s", res.Status, res.Body)
-			}
-			if res := decide("approve", nil); res.Status != http.StatusConflict {
-				t.Errorf("approve draft: %d", res.Status)
-			}
-			// Pending but incomplete (say, changed behind the wizard's back): approval refuses.
-			a.DB.Model(&models.Merchant{}).Where("id = ?", m.ID).Update("status", models.MerchantPending)
-			if res := decide("approve", nil); res.Status != http.StatusUnprocessableEntity || !strings.Contains(res.Body, `id="missing"`) {
-				t.Errorf("approve incomplete: %d", res.Status)
-			}
-			if got := reloadMerchant(t, a, m.ID); got.Status != models.MerchantPending {
-				t.Fatalf("status %s", got.Status)
-			}
-			a.DB.Model(&models.Merchant{}).Where("id = ?", m.ID).Update("status", models.MerchantDraft)
-
-			completeProfile(t, c, q)
-			if res := c.PostForm("/merchant/profile/submit"+q, nil); res.Status != http.StatusSeeOther {
-				t.Fatalf("submit: %d", res.Status)
-			}
-			// Reject needs a reason; the reason is mailed to the owner.
-			if res := decide("reject", url.Values{"reason": {""}}); res.Status != http.StatusUnprocessableEntity {
-				t.Errorf("reject without reason: %d", res.Status)
-			}
-			reason := "Bitte ergänze ein Foto deines Ladens im Logo-Schritt."
-			if res := decide("reject", url.Values{"reason": {reason}}); res.Status != http.StatusSeeOther {
-				t.Fatalf("reject: %d\n%s", res.Status, res.Body)
-			}
-			var mails []models.Mail
-			a.DB.Where("to_addr = ?", owner.Email).Order("id").Find(&mails)
-			if len(mails) != 1 || !strings.Contains(mails[0].Text, reason) || mails[0].Status != models.MailQueued {
-				t.Fatalf("rejection mail: %+v", mails)
-			}
-			if got := reloadMerchant(t, a, m.ID); got.Status != models.MerchantRejected || got.ReviewNote != reason {
-				t.Errorf("after reject: %s %q", got.Status, got.ReviewNote)
-			}
-			if res := c.Get("/merchant/profile/review" + q); !strings.Contains(res.Body, reason) {
-				t.Errorf("owner does not see the reason")
-			}
-			// Resubmit, approve, suspend, reactivate.
-			if res := c.PostForm("/merchant/profile/submit"+q, nil); res.Status != http.StatusSeeOther {
-				t.Fatalf("resubmit: %d", res.Status)
-			}
-			if res := decide("approve", nil); res.Status != http.StatusSeeOther {
-				t.Fatalf("approve: %d", res.Status)
-			}
-			if res := decide("approve", nil); res.Status != http.StatusConflict {
-				t.Errorf("approve twice: %d", res.Status)
-			}
-			anon := apptest.NewClient(t, a.HTTP)
-			if res := anon.Get("/partner/" + m.Slug); res.Status != http.StatusOK {
-				t.Errorf("approved profile: %d", res.Status)
-			}
-			if _, err := a.Store.ChoosableMerchant(t.Context(), m.ID); err != nil {
-				t.Errorf("approved not choosable: %v", err)
-			}
-			if res := decide("suspend", url.Values{"reason": {"Beschwerden über nicht eingelöste Gutscheine."}}); res.Status != http.StatusSeeOther {
-				t.Fatalf("suspend: %d\n%s", res.Status, res.Body)
-			}
-			if res := anon.Get("/partner/" + m.Slug); res.Status != http.StatusNotFound {
-				t.Errorf("suspended profile public: %d", res.Status)
-			}
-			if res := anon.Get("/partners"); strings.Contains(res.Body, "/partner/"+m.Slug) {
-				t.Errorf("suspended merchant listed")
-			}
-			if _, err := a.Store.ChoosableMerchant(t.Context(), m.ID); err != models.ErrNotFound {
-				t.Errorf("suspended choosable: %v", err)
-			}
-			// A suspended shop cannot edit its profile.
-			if res := c.PostForm("/merchant/profile/business"+q, copyForm(goodSteps[0].form)); res.Status != http.StatusUnprocessableEntity {
-				t.Errorf("suspended edit: %d", res.Status)
-			}
-			if res := decide("reactivate", nil); res.Status != http.StatusSeeOther {
-				t.Fatalf("reactivate: %d", res.Status)
-			}
-			if res := anon.Get("/partner/" + m.Slug); res.Status != http.StatusOK {
-				t.Errorf("reactivated: %d", res.Status)
-			}
-			var actions []string
-			a.DB.Model(&models.AuditLog{}).Where("subject_type = ? AND subject_id = ? AND action IN ?", "merchant", m.ID,
-				[]string{"merchant.approved", "merchant.rejected", "merchant.suspended", "merchant.reactivated"}).Order("id").Pluck("action", &actions)
-			if strings.Join(actions, ",") != "merchant.rejected,merchant.approved,merchant.suspended,merchant.reactivated" {
-				t.Errorf("audit: %v", actions)
-			}
-			a.DB.Where("to_addr = ?", owner.Email).Order("id").Find(&mails)
-			if len(mails) != 4 {
-				t.Errorf("mails to owner: %d", len(mails))
-			}
-
-			// Nobody but platform admins reaches /admin: 404.
-			company, _ := apptest.MustCompany(t, a.Store, "Firma Neugier")
-			cc := apptest.NewClient(t, a.HTTP)
-			cc.Login(company.Email, onbPassword)
-			for _, cl := range []*apptest.Client{c, cc} {
-				for _, path := range []string{"/admin/merchants", fmt.Sprintf("/admin/merchants/%d", m.ID)} {
-					if res := cl.Get(path); res.Status != http.StatusNotFound {
-						t.Errorf("non-admin GET %s: %d", path, res.Status)
-					}
-				}
-				if res := cl.PostForm(fmt.Sprintf("/admin/merchants/%d/suspend", m.ID), url.Values{"reason": {"weil ich es kann"}}); res.Status != http.StatusNotFound {
-					t.Errorf("non-admin suspend: %d", res.Status)
-				}
-			}
-			if res := anon.Get("/admin/merchants"); res.Status != http.StatusSeeOther {
-				t.Errorf("anonymous /admin: %d", res.Status)
-			}
-			if got := reloadMerchant(t, a, m.ID); got.Status != models.MerchantApproved {
-				t.Errorf("status after non-admin attempts: %s", got.Status)
-			}
-		})
-	}
-}
-
 // The demo partners are approved, so their profiles must be complete (an
 // admin could not reactivate them otherwise).
 func TestOnboardingDemoMerchantsComplete(t *testing.T) {
@@ -540,5 +412,84 @@ func TestOnboardingDemoMerchantsComplete(t *testing.T) {
 		if missing := m.ProfileMissing(); len(missing) > 0 {
 			t.Errorf("%s misses %v", m.Slug, missing)
 		}
+	}
+}
+
+// TestOnboardingTenantIsolation: the owner and staff of merchant A reach
+// nothing of merchant B by any URL: not by ?m=, not by ids in paths.
+func TestOnboardingTenantIsolation(t *testing.T) {
+	for _, d := range apptest.Dialects(t) {
+		t.Run(apptest.Name(d), func(t *testing.T) {
+			t.Parallel()
+			a := apptest.NewApp(t, apptest.BaseEnv(t, d))
+			ca, _, ma := merchantOwner(t, a, "Laden Alpha")
+			cb, _, mb := merchantOwner(t, a, "Laden Beta")
+			qa, qb := "?m="+ma.Slug, "?m="+mb.Slug
+			completeProfile(t, cb, qb)
+			if res := postMultipart(t, cb, "/merchant/profile/logo"+qb, "logo", "b.png", testPNG(t, 20, 20)); res.Status != http.StatusSeeOther {
+				t.Fatalf("b logo: %d", res.Status)
+			}
+			// B has staff and an open invitation; A has staff too.
+			linkB := inviteLink(t, a, cb, qb, "staff@beta.example")
+			guestB := apptest.NewClient(t, a.HTTP)
+			guestB.PostForm(linkB, url.Values{"name": {"Bea Beta"}, "password": {testPassword}, "confirm": {testPassword}})
+			inviteLink(t, a, cb, qb, "offen@beta.example")
+			linkA := inviteLink(t, a, ca, qa, "staff@alpha.example")
+			staffA := apptest.NewClient(t, a.HTTP)
+			staffA.PostForm(linkA, url.Values{"name": {"Alf Alpha"}, "password": {testPassword}, "confirm": {testPassword}})
+			staffB, _ := a.Store.UserByEmail(t.Context(), "staff@beta.example")
+			var openB models.MerchantInvite
+			a.DB.Where("email = ?", "offen@beta.example").First(&openB)
+			before := reloadMerchant(t, a, mb.ID)
+
+			for _, cl := range []*apptest.Client{ca, staffA} {
+				for _, path := range []string{"/merchant/profile" + qb, "/merchant/profile/offer" + qb, "/merchant/profile/review" + qb,
+					"/merchant/capacity" + qb, "/merchant/staff" + qb, "/partner/" + mb.Slug, "/partner/" + mb.Slug + "/logo",
+					fmt.Sprintf("/admin/merchants/%d", mb.ID)} {
+					if res := cl.Get(path); res.Status != http.StatusNotFound {
+						t.Errorf("GET %s: %d", path, res.Status)
+					}
+				}
+				posts := map[string]url.Values{
+					"/merchant/profile/business" + qb:                                copyForm(goodSteps[0].form),
+					"/merchant/profile/offer" + qb:                                   {"mode": {"steps"}, "steps": {"5"}, "redeem": {"store"}},
+					"/merchant/profile/submit" + qb:                                  nil,
+					"/merchant/profile/logo/delete" + qb:                             nil,
+					"/merchant/capacity" + qb:                                        {"paused": {"1"}},
+					"/merchant/staff/invite" + qb:                                    {"email": {"spion@example.com"}},
+					fmt.Sprintf("/merchant/staff/%d/remove%s", staffB.ID, qb):        nil,
+					fmt.Sprintf("/merchant/staff/invites/%d/revoke%s", openB.ID, qb): nil,
+					fmt.Sprintf("/admin/merchants/%d/reject", mb.ID):                 {"reason": {"nur so"}},
+				}
+				for path, form := range posts {
+					if res := cl.PostForm(path, form); res.Status != http.StatusNotFound {
+						t.Errorf("POST %s: %d", path, res.Status)
+					}
+				}
+				if res := postMultipart(t, cl, "/merchant/profile/logo"+qb, "logo", "a.png", testPNG(t, 30, 30)); res.Status != http.StatusNotFound {
+					t.Errorf("logo upload into B: %d", res.Status)
+				}
+			}
+			// A's owner acting on its own merchant with B's ids in the path: 404.
+			for path, form := range map[string]url.Values{
+				fmt.Sprintf("/merchant/staff/%d/remove%s", staffB.ID, qa):        nil,
+				fmt.Sprintf("/merchant/staff/invites/%d/revoke%s", openB.ID, qa): nil,
+			} {
+				if res := ca.PostForm(path, form); res.Status != http.StatusNotFound {
+					t.Errorf("POST %s: %d", path, res.Status)
+				}
+			}
+			after := reloadMerchant(t, a, mb.ID)
+			if after.Name != before.Name || after.OfferStepList != before.OfferStepList || after.GiftsPaused || after.LogoHash != before.LogoHash || after.Status != models.MerchantDraft {
+				t.Errorf("B changed: %+v", after)
+			}
+			staff, _ := a.Store.MerchantStaff(t.Context(), mb.ID)
+			if len(staff.Members) != 2 || len(staff.Invites) != 1 {
+				t.Errorf("B's team changed: %d members, %d invites", len(staff.Members), len(staff.Invites))
+			}
+			if res := cb.Get("/merchant/staff" + qb); strings.Contains(res.Body, "spion@") || strings.Contains(res.Body, "Alpha") {
+				t.Errorf("B's team page shows A's data")
+			}
+		})
 	}
 }

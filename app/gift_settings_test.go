@@ -15,9 +15,9 @@ import (
 	"trostpflaster/models"
 )
 
-// extraClients logs in the demo company's admin and agent and the admin of
+// settingsClients logs in the demo company's admin and agent and the admin of
 // the second company.
-func extraClients(t *testing.T, e *giftEnv) (admin, agent, other *apptest.Client) {
+func settingsClients(t *testing.T, e *giftEnv) (admin, agent, other *apptest.Client) {
 	t.Helper()
 	admin = apptest.NewClient(t, e.a.HTTP)
 	admin.Login("chefin@beispiel-verlag.example", "demo-chefin-2026")
@@ -72,7 +72,7 @@ func TestGiftTemplatesCRUDAndIsolation(t *testing.T) {
 			t.Parallel()
 			e := newGiftEnv(t, d)
 			s := e.a.Store
-			admin, agent, other := extraClients(t, e)
+			admin, agent, other := settingsClients(t, e)
 
 			// Agents have no settings; the gifts page links them for admins.
 			mustStatus(t, "agent settings", agent.Get("/company/settings"), 404)
@@ -154,7 +154,7 @@ func TestGiftReasonCodes(t *testing.T) {
 			e := newGiftEnv(t, d)
 			s := e.a.Store
 			ctx := t.Context()
-			admin, agent, other := extraClients(t, e)
+			admin, agent, other := settingsClients(t, e)
 			cafe := fmt.Sprint(e.cafe.ID)
 
 			// Defaults are there for the demo and for a new company.
@@ -274,7 +274,7 @@ func TestPreferredPartnersFirst(t *testing.T) {
 		t.Run(apptest.Name(d), func(t *testing.T) {
 			t.Parallel()
 			e := newGiftEnv(t, d)
-			admin, agent, other := extraClients(t, e)
+			admin, agent, other := settingsClients(t, e)
 
 			// Without a network the form has no network group.
 			if r := agent.Get("/gifts/new"); strings.Contains(r.Body, `id="network-options"`) {
@@ -328,7 +328,7 @@ func TestGiftCustomerCap(t *testing.T) {
 			t.Parallel()
 			e := newGiftEnv(t, d)
 			s := e.a.Store
-			admin, agent, _ := extraClients(t, e)
+			admin, agent, _ := settingsClients(t, e)
 			cafe := fmt.Sprint(e.cafe.ID)
 
 			mustStatus(t, "cap without days", admin.PostForm("/company/settings/cap", url.Values{"cap_count": {"2"}, "cap_days": {""}}), 422)
@@ -400,108 +400,6 @@ func TestGiftCustomerCap(t *testing.T) {
 			mustStatus(t, "cap off", admin.PostForm("/company/settings/cap", url.Values{"cap_count": {"0"}, "cap_days": {""}}), 303)
 			if st, body := post("cap-off-1", "kunde@example.com"); st != 201 {
 				t.Fatalf("cap off: %d %s", st, body)
-			}
-			verifyLedger(t, s)
-		})
-	}
-}
-
-func TestGiftScheduledDelivery(t *testing.T) {
-	t.Parallel()
-	for _, d := range apptest.Dialects(t) {
-		t.Run(apptest.Name(d), func(t *testing.T) {
-			t.Parallel()
-			a, sink := newMailingApp(t, d, false)
-			e := &giftEnv{a: a}
-			seedGiftEnv(t, e)
-			s := a.Store
-			ctx := t.Context()
-			cafe := fmt.Sprint(e.cafe.ID)
-			credit := func() int64 { b, _ := s.AccountBalance(ctx, models.AccountCompanyCredit(e.company.ID)); return b }
-			customer := apptest.NewClient(t, a.HTTP)
-
-			// Past, far future and malformed times are 422 on send_at.
-			for _, at := range []string{time.Now().Add(-time.Minute).Format(time.RFC3339), time.Now().AddDate(2, 0, 0).Format(time.RFC3339), "morgen früh"} {
-				res := e.api(t, e.key, "POST", "/api/v1/gifts", "s-bad-"+at, giftBody(cafe, 10_00, `,"send_at":"`+at+`"`))
-				if p := decode[problemJSON](t, mustStatus(t, "send_at "+at, res, 422)); p.Errors["send_at"] == "" {
-					t.Fatalf("problem %+v", p)
-				}
-			}
-
-			before := credit()
-			at := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
-			res := e.api(t, e.key, "POST", "/api/v1/gifts", "s-1", giftBody(cafe, 10_00, `,"send_at":"`+at.Format(time.RFC3339)+`"`))
-			g := decode[struct {
-				giftJSON
-				SendAt    *time.Time `json:"send_at"`
-				Scheduled bool       `json:"scheduled"`
-			}](t, mustStatus(t, "scheduled", res, 201))
-			if g.Status != "sent" || !g.Scheduled || g.SendAt == nil || !g.SendAt.Equal(at) || credit() != before-10_00 {
-				t.Fatalf("gift %+v, credit moved %d", g, before-credit())
-			}
-			// Not delivered before its time; the link answers like an unknown one.
-			if n := a.DeliverMails(ctx); n != 0 {
-				t.Fatalf("delivered %d mails early", n)
-			}
-			token := strings.TrimPrefix(g.ClaimURL, "http://127.0.0.1:8080")
-			mustStatus(t, "claim early", customer.Get(token), 404)
-			mustStatus(t, "claim API early", e.api(t, "", "GET", "/api/v1/claims/"+strings.TrimPrefix(token, "/c/"), "", ""), 404)
-			admin, _, _ := extraClients(t, e)
-			if r := admin.Get("/gifts/" + g.ID); !strings.Contains(r.Body, `id="gift-scheduled"`) || !strings.Contains(r.Body, models.InBerlin(at).Format("02.01.2006 15:04")) {
-				t.Fatalf("gift page lacks the schedule:\n%s", r.Body)
-			}
-
-			// Its time comes (the clock moves by shifting the stored times).
-			s.DB().Model(&models.Gift{}).Where("public_id = ?", g.ID).Update("send_at", time.Now().Add(-time.Second))
-			s.DB().Model(&models.Mail{}).Where("to_addr = ?", "kundin@example.com").Update("next_attempt", time.Now().Add(-time.Second))
-			if n := a.DeliverMails(ctx); n != 1 {
-				t.Fatalf("delivered %d mails on time", n)
-			}
-			sink.mu.Lock()
-			got := len(sink.msgs)
-			body := ""
-			if got > 0 {
-				body = sink.msgs[0].Body
-			}
-			sink.mu.Unlock()
-			if got != 1 || !strings.Contains(body, token) {
-				t.Fatalf("received %d mails: %s", got, body)
-			}
-			mustStatus(t, "claim on time", customer.Get(token), 200)
-			if ag := decode[struct {
-				Scheduled bool `json:"scheduled"`
-			}](t, e.api(t, e.key, "GET", "/api/v1/gifts/"+g.ID, "", "")); ag.Scheduled {
-				t.Fatal("still scheduled after its time")
-			}
-
-			// A scheduled gift cancelled before delivery: credit back, mail withdrawn.
-			before = credit()
-			res = e.api(t, e.key, "POST", "/api/v1/gifts", "s-2", giftBody(cafe, 12_00, `,"send_at":"`+at.Format(time.RFC3339)+`"`))
-			g2 := decode[giftJSON](t, mustStatus(t, "scheduled 2", res, 201))
-			if credit() != before-12_00 {
-				t.Fatal("amount not reserved")
-			}
-			mustStatus(t, "cancel", e.api(t, e.key, "POST", "/api/v1/gifts/"+g2.ID+"/cancel", "", ""), 200)
-			if credit() != before {
-				t.Fatalf("credit %d, want %d", credit(), before)
-			}
-			s.DB().Model(&models.Mail{}).Where("status = ?", models.MailQueued).Update("next_attempt", time.Now().Add(-time.Second))
-			if n := a.DeliverMails(ctx); n != 0 {
-				t.Fatalf("cancelled gift's mail delivered (%d)", n)
-			}
-			verifyLedger(t, s)
-
-			// The web form: Berlin time, past is 422, future is scheduled.
-			mustStatus(t, "web past", webGift(admin, "sw-1", e.cafe.ID, url.Values{"send_at": {models.BerlinTime(time.Now().Add(-time.Hour))}}), 422)
-			mustStatus(t, "web garbage", webGift(admin, "sw-2", e.cafe.ID, url.Values{"send_at": {"bald"}}), 422)
-			future := time.Now().Add(26 * time.Hour).Truncate(time.Minute)
-			gid := giftIDFromLocation(t, webGift(admin, "sw-3", e.cafe.ID, url.Values{"send_at": {models.BerlinTime(future)}}))
-			wg, _ := s.GiftByPublicID(ctx, e.company.ID, gid)
-			if wg.SendAt == nil || !wg.SendAt.Equal(future.UTC()) || !wg.Scheduled {
-				t.Fatalf("web scheduled gift %+v", wg.SendAt)
-			}
-			if r := admin.Get("/gifts"); !strings.Contains(r.Body, "Gesendet · Geplant") {
-				t.Fatal("list does not mark the scheduled gift")
 			}
 			verifyLedger(t, s)
 		})

@@ -1,12 +1,24 @@
 package app_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
 	"net/http"
+	"net/mail"
+	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"trostpflaster/app"
 	"trostpflaster/app/apptest"
@@ -60,7 +72,7 @@ func TestDeliveredMailsForgetTheirLinks(t *testing.T) {
 					reset = l[i+len("/reset/"):]
 				}
 			}
-			owner, _, m := onbOwner(t, a, "Café Postgeheimnis")
+			owner, _, m := merchantOwner(t, a, "Café Postgeheimnis")
 			invite := strings.TrimPrefix(inviteLink(t, a, owner, "?m="+m.Slug, "neu@postgeheimnis.example"), "/invite/")
 			for name, secret := range map[string]string{"claim": claim, "reset": reset, "invite": invite} {
 				if len(secret) < 16 {
@@ -151,4 +163,122 @@ func TestDevMailboxKeepsDeliveredMails(t *testing.T) {
 	if page := c.Get(fmt.Sprintf("/dev/mail/%d", mails[0].ID)); page.Status != 200 || !strings.Contains(page.Body, "/reset/") {
 		t.Fatalf("dev mailbox: %d", page.Status)
 	}
+}
+
+// smtpSink is a real in-process SMTP server that keeps what it receives.
+type smtpSink struct {
+	mu   sync.Mutex
+	msgs []sinkMsg
+}
+
+type sinkMsg struct {
+	To   []string
+	Head mail.Header
+	Body string // decoded plain text (the text/plain part of a multipart mail)
+	HTML string // decoded text/html part, if any
+}
+
+func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
+
+type sinkSession struct {
+	sink *smtpSink
+	to   []string
+}
+
+func (x *sinkSession) Reset() { x.to = nil }
+
+func (x *sinkSession) Logout() error { return nil }
+
+func (x *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+
+func (x *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error { x.to = append(x.to, to); return nil }
+
+func (x *sinkSession) Data(r io.Reader) error {
+	m, err := mail.ReadMessage(r)
+	if err != nil {
+		return err
+	}
+	msg := sinkMsg{To: x.to, Head: m.Header}
+	if err := readMIMEPart(textproto.MIMEHeader(m.Header), m.Body, &msg); err != nil {
+		return err
+	}
+	x.sink.mu.Lock()
+	defer x.sink.mu.Unlock()
+	x.sink.msgs = append(x.sink.msgs, msg)
+	return nil
+}
+
+// readMIMEPart decodes one MIME entity into msg: multipart entities part by
+// part, text/html into HTML, any other text into Body.
+func readMIMEPart(h textproto.MIMEHeader, r io.Reader, msg *sinkMsg) error {
+	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		mediaType = "text/plain"
+	}
+	if strings.HasPrefix(mediaType, "multipart/") {
+		mr := multipart.NewReader(r, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := readMIMEPart(p.Header, p, msg); err != nil {
+				return err
+			}
+		}
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	body := raw
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		body, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+	case "base64":
+		body, err = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(raw)), ""))
+	}
+	if err != nil {
+		return err
+	}
+	if mediaType == "text/html" {
+		msg.HTML = string(body)
+	} else if msg.Body == "" {
+		msg.Body = string(body)
+	}
+	return nil
+}
+
+// newMailingApp is an app on dialect whose mails go over SMTP to an
+// in-process sink, with the demo data when seed is set.
+func newMailingApp(t *testing.T, dialect string, seed bool) (*app.App, *smtpSink) {
+	t.Helper()
+	sink, smtpURL := startSMTP(t)
+	env := apptest.BaseEnv(t, dialect)
+	env["SMTP_URL"] = smtpURL
+	a := apptest.NewApp(t, env)
+	if seed {
+		if _, err := app.SeedDemo(t.Context(), a.Store, a.Places); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, sink
+}
+
+func startSMTP(t *testing.T) (*smtpSink, string) {
+	t.Helper()
+	sink := &smtpSink{}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return sink, "smtp://" + ln.Addr().String() + "?tls=none"
 }

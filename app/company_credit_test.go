@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
 
+	"trostpflaster/app/apptest"
 	"trostpflaster/models"
 )
 
@@ -90,4 +92,68 @@ func TestTopupByCheckout(t *testing.T) {
 		t.Fatalf("failed top-up: %s", row.Status)
 	}
 	verifyLedger(t, a.Store)
+}
+
+// A company admin tops up credit on the web: by Stripe Checkout when Stripe
+// is configured (credited only by the webhook), else the page explains the
+// invoice way. Bad amounts re-render with the field error; agents get 404.
+func TestCompanyCreditPage(t *testing.T) {
+	t.Parallel()
+	t.Run("stripe", func(t *testing.T) {
+		t.Parallel()
+		a := seeded(t, stripeEnv(t))
+		ctx := t.Context()
+		co, _ := a.Store.CompanyBySlug(ctx, "beispiel-verlag")
+		before, _ := a.Store.AccountBalance(ctx, models.AccountCompanyCredit(co.ID))
+		c := apptest.NewClient(t, a.HTTP)
+		c.Login("chefin@beispiel-verlag.example", "demo-chefin-2026")
+		if res := c.Get("/dashboard"); !strings.Contains(res.Body, `href="/company/credit"`) {
+			t.Fatal("dashboard does not link the credit page")
+		}
+		page := c.Get("/company/credit")
+		if page.Status != 200 || !strings.Contains(page.Body, `id="topup-form"`) {
+			t.Fatalf("credit page: %d", page.Status)
+		}
+		for _, bad := range []string{"", "5", "abc", "99999999999999999999", "-20", "60000"} {
+			res := c.PostForm("/company/credit", url.Values{"amount": {bad}})
+			if res.Status != 422 || !strings.Contains(res.Body, "zwischen 10 € und 50.000 €") {
+				t.Errorf("amount %q: %d", bad, res.Status)
+			}
+		}
+		res := c.PostForm("/company/credit", url.Values{"amount": {"250,00"}})
+		if res.Status != 303 || !strings.HasPrefix(res.Header.Get("Location"), "https://") {
+			t.Fatalf("top-up: %d %q", res.Status, res.Header.Get("Location"))
+		}
+		var tu models.Topup
+		if err := a.Store.DB().Where("company_id = ?", co.ID).Order("id desc").First(&tu).Error; err != nil || tu.AmountCents != 250_00 || tu.Status != models.TopupPending {
+			t.Fatalf("top-up row %+v %v", tu, err)
+		}
+		if now, _ := a.Store.AccountBalance(ctx, models.AccountCompanyCredit(co.ID)); now != before {
+			t.Fatal("credit booked before Stripe confirmed the payment")
+		}
+		if r := postWebhook(t, a, checkoutEvent("evt_credit_page", "checkout.session.completed", tu.PublicID, "paid", 250_00), testWebhookSecret, time.Now()); r.Status != 200 {
+			t.Fatalf("webhook: %d", r.Status)
+		}
+		if back := c.Get("/company/credit?topup=" + tu.PublicID); !strings.Contains(back.Body, `id="topup-started"`) || !strings.Contains(back.Body, "750,00 €") {
+			t.Fatalf("after payment: %d", back.Status)
+		}
+	})
+	t.Run("no stripe", func(t *testing.T) {
+		t.Parallel()
+		a := apptest.NewSeededApp(t, "sqlite")
+		c := apptest.NewClient(t, a.HTTP)
+		c.Login("chefin@beispiel-verlag.example", "demo-chefin-2026")
+		page := c.Get("/company/credit")
+		if page.Status != 200 || strings.Contains(page.Body, `id="topup-form"`) || !strings.Contains(page.Body, `id="topup-offline"`) {
+			t.Fatalf("credit page without Stripe: %d", page.Status)
+		}
+		if res := c.PostForm("/company/credit", url.Values{"amount": {"100"}}); res.Status != 503 {
+			t.Fatalf("top-up without Stripe: %d", res.Status)
+		}
+		agent := apptest.NewClient(t, a.HTTP)
+		agent.Login("agent1@beispiel-verlag.example", "demo-agent-2026")
+		if res := agent.Get("/company/credit"); res.Status != 404 {
+			t.Fatalf("agent: %d", res.Status)
+		}
+	})
 }
