@@ -137,58 +137,52 @@ var keyArgs = map[string]struct {
 // goKeys finds the keys the package's Go code passes to keyArgs, and the
 // messages of models.ValidationErrors literals (shown as "err." keys).
 func goKeys(t *testing.T, dir string) map[string]keyRef {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fset, files := parseSources(t, dir)
 	out := map[string]keyRef{}
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			for _, decl := range f.Decls {
-				fn, ok := decl.(*ast.FuncDecl)
-				if !ok || fn.Body == nil {
-					continue
-				}
-				ast.Inspect(fn.Body, func(n ast.Node) bool {
-					switch n := n.(type) {
-					case *ast.CallExpr:
-						name := ""
-						switch fun := n.Fun.(type) {
-						case *ast.Ident:
-							name = fun.Name
-						case *ast.SelectorExpr:
-							name = fun.Sel.Name
-							if name == "t" {
-								name = "" // only the local closure is t
-							}
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					name := ""
+					switch fun := n.Fun.(type) {
+					case *ast.Ident:
+						name = fun.Name
+					case *ast.SelectorExpr:
+						name = fun.Sel.Name
+						if name == "t" {
+							name = "" // only the local closure is t
 						}
-						spec, ok := keyArgs[name]
-						if !ok || len(n.Args) <= spec.arg {
-							return true
+					}
+					spec, ok := keyArgs[name]
+					if !ok || len(n.Args) <= spec.arg {
+						return true
+					}
+					for _, ref := range keyExprs(fn, n.Args[spec.arg]) {
+						if ref.pattern {
+							ref.key = regexp.QuoteMeta(spec.prefix) + ref.key
+						} else {
+							ref.key = spec.prefix + ref.key
 						}
-						for _, ref := range keyExprs(fn, n.Args[spec.arg]) {
-							if ref.pattern {
-								ref.key = regexp.QuoteMeta(spec.prefix) + ref.key
-							} else {
-								ref.key = spec.prefix + ref.key
-							}
-							out[fset.Position(n.Pos()).String()+" "+ref.key] = ref
-						}
-					case *ast.CompositeLit:
-						if sel, ok := n.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "ValidationErrors" {
-							for _, el := range n.Elts {
-								if kv, ok := el.(*ast.KeyValueExpr); ok {
-									if s, ok := stringLit(kv.Value); ok {
-										out[fset.Position(kv.Pos()).String()+" err."+s] = keyRef{key: "err." + s}
-									}
+						out[fset.Position(n.Pos()).String()+" "+ref.key] = ref
+					}
+				case *ast.CompositeLit:
+					if sel, ok := n.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "ValidationErrors" {
+						for _, el := range n.Elts {
+							if kv, ok := el.(*ast.KeyValueExpr); ok {
+								if s, ok := stringLit(kv.Value); ok {
+									out[fset.Position(kv.Pos()).String()+" err."+s] = keyRef{key: "err." + s}
 								}
 							}
 						}
 					}
-					return true
-				})
-			}
+				}
+				return true
+			})
 		}
 	}
 	return out
@@ -242,28 +236,22 @@ func stringLit(e ast.Expr) (string, bool) {
 
 // modelMessages lists the string constants named Msg… in package models.
 func modelMessages(t *testing.T, dir string) map[string]string {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, files := parseSources(t, dir)
 	out := map[string]string{}
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			for _, decl := range f.Decls {
-				gd, ok := decl.(*ast.GenDecl)
-				if !ok || gd.Tok != token.CONST {
-					continue
-				}
-				for _, spec := range gd.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, name := range vs.Names {
-						if !strings.HasPrefix(name.Name, "Msg") || i >= len(vs.Values) {
-							continue
-						}
-						if s, ok := stringLit(vs.Values[i]); ok {
-							out["models."+name.Name] = s
-						}
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Msg") || i >= len(vs.Values) {
+						continue
+					}
+					if s, ok := stringLit(vs.Values[i]); ok {
+						out["models."+name.Name] = s
 					}
 				}
 			}
@@ -273,4 +261,20 @@ func modelMessages(t *testing.T, dir string) map[string]string {
 		t.Fatalf("no Msg constants in %s", dir)
 	}
 	return out
+}
+
+// parseSources parses the Go files of dir, without its tests.
+func parseSources(t *testing.T, dir string) (*token.FileSet, []*ast.File) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			files = append(files, f)
+		}
+	}
+	return fset, files
 }
