@@ -1,7 +1,12 @@
 package handlers
 
+// Mails composed from views/mail: the ones models sends within an
+// operation (a gift, an approval decision, a merchant review decision) and
+// the ones the worker sends later (bulk batches resumed, expiry reminders).
+
 import "trostpflaster/models"
 
+// giftMailData is what the gift and reminder mails show.
 type giftMailData struct {
 	Gift      *models.Gift
 	Company   string
