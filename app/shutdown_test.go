@@ -156,3 +156,85 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("mails sent after shutdown: %d, want 1 (the one before)", got-1)
 	}
 }
+
+// blockingMailer holds the first mail until released.
+type blockingMailer struct {
+	started chan struct{}
+	release chan struct{}
+	sent    chan string
+}
+
+func (m *blockingMailer) Send(ctx context.Context, mail models.Mail) error {
+	select {
+	case m.started <- struct{}{}:
+		<-m.release
+	default:
+	}
+	m.sent <- mail.To
+	return ctx.Err()
+}
+
+// A server told to stop while its worker is sending a mail finishes that
+// mail and records it as sent (not sent twice later), and hands the rest of
+// its claimed batch back at once, so another instance sends them without
+// waiting for the lease to run out.
+func TestShutdownReleasesClaimedJobs(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := apptest.BaseEnv(t, "sqlite")
+	env["ADDR"] = addr
+	a := apptest.NewApp(t, env)
+	m := &blockingMailer{started: make(chan struct{}), release: make(chan struct{}), sent: make(chan string, 10)}
+	a.Mailer = m
+	ctx := t.Context()
+	for _, to := range []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com"} {
+		if err := a.Store.EnqueueMail(ctx, models.Mail{To: to, Subject: "s", Text: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(sctx) }()
+	select {
+	case <-m.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not start sending")
+	}
+	stop()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned while a mail was being sent: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(m.release)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if len(m.sent) != 1 {
+		t.Fatalf("%d mails sent during shutdown, want the one under way", len(m.sent))
+	}
+	var mails []models.Mail
+	a.DB.Order("id").Find(&mails)
+	if mails[0].Status != models.MailSent {
+		t.Fatalf("the mail under way was not recorded: %+v", mails[0])
+	}
+	for _, ml := range mails[1:] {
+		if ml.Status != models.MailQueued || ml.LockedUntil != nil || ml.LockedBy != "" {
+			t.Fatalf("claimed mail not released: %+v", ml)
+		}
+	}
+	b := apptest.NewApp(t, env)
+	if got, err := b.Store.ClaimMails(ctx, 10, time.Minute); err != nil || len(got) != 3 {
+		t.Fatalf("another instance claimed %d: %v", len(got), err)
+	}
+}

@@ -138,3 +138,42 @@ func canSeeMerchant(p Page, merchantID uint) bool {
 	}
 	return false
 }
+
+type apiMerchant struct {
+	ID         uint     `json:"id"`
+	Slug       string   `json:"slug"`
+	Name       string   `json:"name"`
+	Category   string   `json:"category"`
+	City       string   `json:"city"`
+	Postcode   string   `json:"postcode"`
+	Lat        float64  `json:"lat"`
+	Lng        float64  `json:"lng"`
+	DistanceKm *float64 `json:"distance_km,omitempty"`
+}
+
+// APIMerchants is the public partner catalog as JSON.
+func (h *Handlers) APIMerchants(c *fiber.Ctx) error {
+	q := catalogQuery(c)
+	if l := c.Query("limit"); l != "" {
+		n, err := parseSmallInt(l)
+		if err != nil || n == 0 {
+			return models.ValidationErrors{"limit": models.MsgInvalid}
+		}
+		q.Limit = n
+	}
+	hits, next, err := h.store.SearchMerchants(c.UserContext(), h.places, q)
+	if err != nil {
+		return err
+	}
+	out := apiList[apiMerchant]{Data: make([]apiMerchant, 0, len(hits)), NextCursor: next}
+	for _, m := range hits {
+		d := m.DistanceKm
+		if d != nil {
+			r := float64(int64(*d*10+0.5)) / 10
+			d = &r
+		}
+		out.Data = append(out.Data, apiMerchant{ID: m.ID, Slug: m.Slug, Name: m.Name, Category: m.Category,
+			City: m.City, Postcode: m.Postcode, Lat: m.Lat, Lng: m.Lng, DistanceKm: d})
+	}
+	return c.JSON(out)
+}

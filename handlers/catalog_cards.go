@@ -33,7 +33,7 @@ func (h *Handlers) catalogCards(lang string, hits []models.CatalogHit) template.
 		b.WriteString("</span>")
 		if m.PausedAt(now) {
 			b.WriteString(` <span class="badge muted paused">`)
-			esc(h.r.T(lang, "onboarding.partner.paused"))
+			esc(h.r.T(lang, "merchant_profile.partner.paused"))
 			b.WriteString("</span>")
 		}
 		b.WriteString("\n  <h3><a href=\"/partner/")

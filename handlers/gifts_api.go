@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -81,36 +79,6 @@ type apiGiftRequest struct {
 	SendAt         string `json:"send_at"` // RFC 3339, optional
 	Notify         string `json:"notify"`
 	Language       string `json:"language"`
-}
-
-// giftCompanyKey is the company API key authenticated by RequireCompanyKey.
-func giftCompanyKey(c *fiber.Ctx) (*models.APIKey, error) {
-	k := apiKeyOf(c)
-	if k == nil || k.CompanyID == nil {
-		return nil, fiber.ErrUnauthorized
-	}
-	return k, nil
-}
-
-// decodeJSON reads a JSON request body strictly: 415 for another content
-// type, 400 for malformed JSON, 422 naming the field for a wrong type.
-func decodeJSON(c *fiber.Ctx, dst any) error {
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
-	if ct != fiber.MIMEApplicationJSON {
-		return fiber.ErrUnsupportedMediaType
-	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return models.ValidationErrors{te.Field: models.MsgInvalid}
-		}
-		return fiber.ErrBadRequest
-	}
-	if dec.More() {
-		return fiber.ErrBadRequest
-	}
-	return nil
 }
 
 // APIGiftCreate sends a gift for a help-desk integration. The
@@ -217,85 +185,6 @@ func (h *Handlers) APIGiftCancel(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(h.apiGift(g))
-}
-
-// APICompanyBalance reports the company's available and reserved credit.
-func (h *Handlers) APICompanyBalance(c *fiber.Ctx) error {
-	k, err := giftCompanyKey(c)
-	if err != nil {
-		return err
-	}
-	b, err := h.store.CompanyBalance(c.UserContext(), *k.CompanyID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"available_cents": b.AvailableCents, "reserved_cents": b.ReservedCents, "currency": b.Currency})
-}
-
-type giftMailData struct {
-	Gift      *models.Gift
-	Company   string
-	Merchants []models.Merchant
-	Link      string
-	Lang      string
-}
-
-// composeGiftMail renders the recipient's mail in the gift's language: a
-// plain-text part and an HTML part with the claim button.
-func (h *Handlers) composeGiftMail(g *models.Gift, token string) (models.Mail, error) {
-	data := giftMailData{Gift: g, Company: g.Company.Name, Merchants: g.OfferedMerchants(), Link: h.opt.BaseURL + "/c/" + token, Lang: mailLang(g.Lang)}
-	subject, body, err := h.r.RenderMail(data.Lang, "gifts_sent", data)
-	if err != nil {
-		return models.Mail{}, err
-	}
-	html, err := h.r.RenderMailHTML(data.Lang, "gifts_sent", data)
-	if err != nil {
-		return models.Mail{}, err
-	}
-	return models.Mail{To: g.RecipientEmail, Subject: subject, Text: body, HTML: html}, nil
-}
-
-// mailLang is lang when the UI speaks it, else the default language.
-func mailLang(lang string) string {
-	for _, l := range Languages {
-		if l == lang {
-			return l
-		}
-	}
-	return Languages[0]
-}
-
-// composeDecisionMail tells an agent that an admin approved or declined
-// their waiting gift, with the admin's note, in the agent's language.
-// It names the recipient only by name (the agent entered it), never by
-// address.
-func (h *Handlers) composeDecisionMail(g *models.Gift, agent *models.User, approved bool) (models.Mail, error) {
-	lang := mailLang(agent.Locale)
-	recipient := g.RecipientName
-	if recipient == "" {
-		recipient = g.Reference
-	}
-	if recipient == "" {
-		recipient = h.r.T(lang, "gifts.anon")
-	}
-	data := map[string]any{"Gift": g, "Agent": agent, "Approved": approved, "Recipient": recipient,
-		"Link": h.opt.BaseURL + "/gifts/" + g.PublicID}
-	subject, body, err := h.r.RenderMail(lang, "gifts_decision", data)
-	if err != nil {
-		return models.Mail{}, err
-	}
-	return models.Mail{To: agent.Email, Subject: subject, Text: body}, nil
-}
-
-// ComposeExpiryReminder renders the reminder a recipient gets a month before
-// the voucher expires (run by the lifecycle job in app).
-func (h *Handlers) ComposeExpiryReminder(g *models.Gift, token string) (models.Mail, error) {
-	data := giftMailData{Gift: g, Company: g.Company.Name, Merchants: g.OfferedMerchants(), Link: h.opt.BaseURL + "/c/" + token}
-	subject, body, err := h.r.RenderMail(g.Lang, "lifecycle_reminder", data)
-	if err != nil {
-		return models.Mail{}, err
-	}
-	return models.Mail{To: g.RecipientEmail, Subject: subject, Text: body}, nil
 }
 
 // giftListJSON answers one page of the company's gifts matching q (with the

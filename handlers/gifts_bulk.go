@@ -15,12 +15,6 @@ import (
 	"trostpflaster/models"
 )
 
-// ComposeGiftMail is the recipient's gift mail, for the worker that resumes
-// interrupted bulk batches.
-func (h *Handlers) ComposeGiftMail(g *models.Gift, token string) (models.Mail, error) {
-	return h.composeGiftMail(g, token)
-}
-
 // bulkFileMessage is a whole-file problem in the user's language, with the
 // columns it names.
 func (h *Handlers) bulkFileMessage(lang string, fe *models.BulkFileError) string {
@@ -140,7 +134,7 @@ func (h *Handlers) bulkShow(c *fiber.Ctx, status int, b *models.BulkBatch, errs 
 // GiftBulkShow shows a batch: the preview with its row errors and the send
 // button, or the progress and result once sent.
 func (h *Handlers) GiftBulkShow(c *fiber.Ctx) error {
-	b, err := h.store.BulkBatchByPublicID(c.UserContext(), *memberOf(c).CompanyID, strings.Clone(c.Params("id")))
+	b, err := h.store.BulkBatchByPublicID(c.UserContext(), *companyMemberOf(c).CompanyID, strings.Clone(c.Params("id")))
 	if err != nil {
 		return err
 	}

@@ -163,18 +163,6 @@ func backTarget(c *fiber.Ctx) string {
 	return "/"
 }
 
-// withForm attaches submitted values and translated field errors to a page.
-func (h *Handlers) withForm(p Page, form map[string]string, err error) Page {
-	p.Form = form
-	if v, ok := err.(models.ValidationErrors); ok {
-		p.Errors = models.ValidationErrors{}
-		for field, key := range v {
-			p.Errors[field] = h.r.T(p.Lang, "err."+key)
-		}
-	}
-	return p
-}
-
 // flash sets a one-shot message (a translation key under "flash.") shown on
 // the next page.
 func (h *Handlers) flash(c *fiber.Ctx, kind, key string) {
@@ -213,14 +201,4 @@ func UserID(c *fiber.Ctx) uint {
 		return u.ID
 	}
 	return 0
-}
-
-// formValues copies the named form fields (Fiber reuses buffers, so values
-// that outlive the handler are copied).
-func formValues(c *fiber.Ctx, names ...string) map[string]string {
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[n] = strings.Clone(c.FormValue(n))
-	}
-	return m
 }

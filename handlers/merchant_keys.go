@@ -57,7 +57,7 @@ func (h *Handlers) MerchantKeyRevoke(c *fiber.Ctx) error {
 	if err := h.store.RevokeMerchantAPIKey(c.UserContext(), m.ID, uint(id), models.UserActor(currentUser(c).ID)); err != nil {
 		return err
 	}
-	h.flash(c, "success", "stripe_key_revoked")
+	h.flash(c, "success", "merchant_key_revoked")
 	return seeOther(c, "/merchant/keys?m="+m.Slug)
 }
 
@@ -66,7 +66,7 @@ func (h *Handlers) renderMerchantKeys(c *fiber.Ctx, status int, m *models.Mercha
 	if err != nil {
 		return err
 	}
-	p := merchantKeysPage{Page: h.withForm(h.page(c, "stripe.keys.title"), form, ferr), Merchant: m, Keys: keys, NewKey: newKey}
+	p := merchantKeysPage{Page: h.withForm(h.page(c, "merchant_keys.title"), form, ferr), Merchant: m, Keys: keys, NewKey: newKey}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.render(c, status, "stripe_keys", p)
+	return h.render(c, status, "merchant_keys", p)
 }

@@ -149,5 +149,5 @@ type apiDocsPage struct {
 
 // APIDocs renders the OpenAPI document as a readable page.
 func (h *Handlers) APIDocs(c *fiber.Ctx) error {
-	return h.render(c, fiber.StatusOK, "api_docs", apiDocsPage{Page: h.page(c, "apidocs.title"), Doc: h.opt.APIDoc})
+	return h.render(c, fiber.StatusOK, "api_docs", apiDocsPage{Page: h.page(c, "api_docs.title"), Doc: h.opt.APIDoc})
 }

@@ -284,3 +284,11 @@ func (r *Renderer) RenderMailHTML(lang, name string, data any) (string, error) {
 	}
 	return buf.String(), nil
 }
+
+// sendCSV answers a UTF-8 CSV download with a byte-order mark first: without
+// it Excel (German Windows above all) opens the file as Windows-1252 and shows
+// "BÃ¤ckerei" for "Bäckerei". LibreOffice and CSV parsers read it either way.
+func sendCSV(c *fiber.Ctx, data []byte) error {
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	return c.Send(append([]byte("\ufeff"), data...))
+}

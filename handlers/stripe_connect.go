@@ -169,7 +169,7 @@ func (h *Handlers) renderStripe(c *fiber.Ctx, status int, m *models.Merchant, re
 		Returned: returned, Unavailable: unavailable}
 	p.Requirements = h.stripeRequirementTexts(p.Lang, m.CurrentlyDue())
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.render(c, status, "stripe_setup", p)
+	return h.render(c, status, "stripe_connect", p)
 }
 
 // stripeRequirementTexts turns Stripe's currently_due field names into

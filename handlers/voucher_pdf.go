@@ -42,35 +42,65 @@ func (h *Handlers) ClaimPDF(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.pdf"`, h.r.T(lang, "claimextra.pdf.file"), g.Merchant.Slug))
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.pdf"`, h.r.T(lang, "voucher.pdf.file"), g.Merchant.Slug))
 	return c.Send(doc)
 }
 
-// voucherPDF lays out the voucher. Text uses the PDF core fonts in
-// cp1252 (umlauts, ß, € and dashes are in it); anything outside becomes "?".
+// voucherPDF lays out the voucher: the header, the voucher box and how to
+// redeem it. Text uses the PDF core fonts in cp1252 (umlauts, ß, € and
+// dashes are in it); anything outside becomes "?".
 func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []byte) ([]byte, error) {
-	m := g.Merchant
-	t := func(key string, args ...any) string { return h.r.T(lang, key, args...) }
-	money := func(cents int64) string { return FormatMoney(lang, cents, g.Currency) }
+	d := voucherDoc{g: g, t: func(key string, args ...any) string { return h.r.T(lang, key, args...) },
+		money: func(cents int64) string { return FormatMoney(lang, cents, g.Currency) }}
+	d.start(lang)
+	d.header(logo)
+	if err := d.voucherBox(code); err != nil {
+		return nil, err
+	}
+	d.howToRedeem()
+	var out bytes.Buffer
+	if err := d.pdf.Output(&out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
 
+// voucherDoc is a voucher PDF being laid out, top to bottom.
+type voucherDoc struct {
+	pdf   *fpdf.Fpdf
+	g     *models.Gift
+	t     func(key string, args ...any) string
+	money func(cents int64) string
+	tr    func(string) string // UTF-8 to the core fonts' cp1252
+}
+
+// voucherPDFWidth is the text width in mm: A4 less 20 mm margins.
+const voucherPDFWidth = 170.0
+
+// start opens an A4 page; the document's dates are the voucher's issue
+// (claim) time, so the same voucher gives the same file.
+func (d *voucherDoc) start(lang string) {
+	m := d.g.Merchant
 	pdf := fpdf.New("P", "mm", "A4", "")
-	pdf.SetTitle(t("voucher.heading", m.Name), true)
+	pdf.SetTitle(d.t("voucher.heading", m.Name), true)
 	pdf.SetAuthor("Trostpflaster", true)
 	pdf.SetCreator("Trostpflaster", true)
 	pdf.SetLang(lang)
-	issued := g.CreatedAt
-	if g.ClaimedAt != nil {
-		issued = *g.ClaimedAt
+	issued := d.g.CreatedAt
+	if d.g.ClaimedAt != nil {
+		issued = *d.g.ClaimedAt
 	}
 	pdf.SetCreationDate(issued)
 	pdf.SetModificationDate(issued)
 	pdf.SetMargins(20, 20, 20)
 	pdf.SetAutoPageBreak(true, 20)
 	pdf.AddPage()
-	tr := pdf.UnicodeTranslatorFromDescriptor("")
-	const width = 170.0
+	d.pdf, d.tr = pdf, pdf.UnicodeTranslatorFromDescriptor("")
+}
 
-	// Header: "From <company>" and the partner, with its logo.
+// header writes "From <company>" and the partner, with its logo.
+func (d *voucherDoc) header(logo []byte) {
+	pdf, tr, t := d.pdf, d.tr, d.t
 	top := pdf.GetY()
 	textX := 20.0
 	if logo != nil {
@@ -81,20 +111,24 @@ func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []b
 	pdf.SetXY(textX, top)
 	pdf.SetFont("Helvetica", "", 11)
 	pdf.SetTextColor(101, 92, 85)
-	pdf.CellFormat(0, 6, tr(t("gifts.claim.from", g.Company.Name)), "", 2, "L", false, 0, "")
+	pdf.CellFormat(0, 6, tr(t("claim.from", d.g.Company.Name)), "", 2, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "B", 20)
 	pdf.SetTextColor(31, 26, 23)
-	pdf.MultiCell(width-(textX-20), 9, tr(t("voucher.heading", m.Name)), "", "L", false)
+	pdf.MultiCell(voucherPDFWidth-(textX-20), 9, tr(t("voucher.heading", d.g.Merchant.Name)), "", "L", false)
 	pdf.SetY(max(pdf.GetY(), top+24) + 4)
+}
 
-	// The voucher box: amount, code, QR, expiry.
+// voucherBox writes the framed voucher: amount or balance, code, QR code,
+// expiry, and whether it is used up or expired.
+func (d *voucherDoc) voucherBox(code string) error {
+	pdf, tr, t, g := d.pdf, d.tr, d.t, d.g
 	boxTop := pdf.GetY()
 	pdf.SetDrawColor(194, 65, 12)
 	pdf.SetLineWidth(0.6)
-	pdf.RoundedRect(20, boxTop, width, 78, 4, "1234", "D")
+	pdf.RoundedRect(20, boxTop, voucherPDFWidth, 78, 4, "1234", "D")
 	png, err := qrcode.Encode(code, qrcode.Medium, 512)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pdf.RegisterImageOptionsReader("qr", fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
 	pdf.ImageOptions("qr", 132, boxTop+6, 52, 52, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
@@ -103,12 +137,12 @@ func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []b
 	pdf.SetTextColor(101, 92, 85)
 	label := t("voucher.value")
 	if g.BalanceCents != g.AmountCents {
-		label = t("voucher.balance", money(g.AmountCents))
+		label = t("voucher.balance", d.money(g.AmountCents))
 	}
 	pdf.CellFormat(100, 6, tr(label), "", 2, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "B", 30)
 	pdf.SetTextColor(31, 26, 23)
-	pdf.CellFormat(100, 14, tr(money(g.BalanceCents)), "", 2, "L", false, 0, "")
+	pdf.CellFormat(100, 14, tr(d.money(g.BalanceCents)), "", 2, "L", false, 0, "")
 	pdf.Ln(4)
 	pdf.SetX(28)
 	pdf.SetFont("Helvetica", "", 11)
@@ -119,11 +153,11 @@ func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []b
 	pdf.CellFormat(100, 8, code, "", 2, "L", false, 0, "")
 	pdf.SetXY(28, boxTop+66)
 	pdf.SetFont("Helvetica", "", 11)
-	pdf.CellFormat(100, 6, tr(t("gifts.claim.valid_until", g.ExpiresAt.Format("02.01.2006"))), "", 0, "L", false, 0, "")
+	pdf.CellFormat(100, 6, tr(t("claim.valid_until", g.ExpiresAt.Format("02.01.2006"))), "", 0, "L", false, 0, "")
 	pdf.SetXY(132, boxTop+60)
 	pdf.SetFont("Helvetica", "", 9)
 	pdf.SetTextColor(101, 92, 85)
-	pdf.CellFormat(52, 5, tr(t("claimextra.pdf.qr_hint")), "", 0, "C", false, 0, "")
+	pdf.CellFormat(52, 5, tr(t("voucher.pdf.qr_hint")), "", 0, "C", false, 0, "")
 	if g.Status == models.GiftRedeemed || g.Status == models.GiftExpired {
 		key := "voucher.used_up"
 		if g.Status == models.GiftExpired {
@@ -134,8 +168,15 @@ func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []b
 		pdf.CellFormat(100, 5, tr(t(key)), "", 0, "L", false, 0, "")
 	}
 	pdf.SetY(boxTop + 86)
+	return nil
+}
 
-	// How to redeem.
+// howToRedeem writes where the voucher is taken (in store with address and
+// opening hours, online with the shop's link), the shop's notes and the
+// footer.
+func (d *voucherDoc) howToRedeem() {
+	pdf, tr, t, m := d.pdf, d.tr, d.t, d.g.Merchant
+	const width = voucherPDFWidth
 	heading := func(s string) {
 		pdf.SetFont("Helvetica", "B", 13)
 		pdf.SetTextColor(31, 26, 23)
@@ -185,13 +226,7 @@ func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []b
 		pdf.Ln(3)
 	}
 	pdf.Ln(4)
-	small(t("claimextra.pdf.footer"))
-
-	var out bytes.Buffer
-	if err := pdf.Output(&out); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
+	small(t("voucher.pdf.footer"))
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -1,4 +1,4 @@
-/* Trostpflaster — company dashboard charts (views/pages/companydash.html).
+/* Trostpflaster — company report charts (views/pages/company_report.html).
  * Draws the figures of GET /company/report.json (the same numbers the page's
  * tables show) with Chart.js (static/vendor/chart.umd.min.js, loaded before
  * this file, both with `defer`). No inline script, no inline style: CSP-safe.
@@ -10,11 +10,11 @@
   'use strict';
 
   var doc = document;
-  var boxes = doc.querySelectorAll('.cd-chart[data-report-url]');
+  var boxes = doc.querySelectorAll('.report-chart[data-report-url]');
   if (!boxes.length) return;
 
   function fail() {
-    for (var i = 0; i < boxes.length; i++) boxes[i].classList.add('cd-failed');
+    for (var i = 0; i < boxes.length; i++) boxes[i].classList.add('report-failed');
   }
   if (!window.Chart || !window.fetch) { fail(); return; }
 
@@ -138,12 +138,12 @@
       var partners = canvas.getAttribute('data-chart') === 'partners';
       // Nothing to draw (a new company, or partners only offered so far):
       // an empty plot says less than the table below it.
-      if (!hasValue(data, partners)) box.classList.add('cd-empty');
+      if (!hasValue(data, partners)) box.classList.add('report-empty');
       else if (partners) drawPartners(canvas, data);
       else drawMonths(canvas, data);
       canvas.setAttribute('data-ready', '1');
     }).catch(function () {
-      box.classList.add('cd-failed');
+      box.classList.add('report-failed');
     });
   });
 })();
