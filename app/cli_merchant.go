@@ -3,8 +3,6 @@ package app
 import (
 	"errors"
 	"fmt"
-
-	"trostpflaster/handlers"
 )
 
 // runMerchantConnect is `trostpflaster merchant connect`: the operator's way
@@ -24,15 +22,14 @@ func runMerchantConnect(c *cli, args []string) error {
 		return err
 	}
 	defer a.Close()
-	p := newStripePayments(a.Cfg, c.log)
-	if p == nil {
+	if a.pay.connect == nil {
 		return errors.New("STRIPE_SECRET_KEY is not set; Stripe onboarding needs it")
 	}
 	m, err := a.Store.MerchantBySlug(c.ctx, *slug)
 	if err != nil {
 		return fmt.Errorf("merchant %q: %w", *slug, err)
 	}
-	link, err := handlers.StripeOnboardingLink(c.ctx, a.Store, p, m.ID, a.Cfg.BaseURL)
+	link, err := a.Store.StripeOnboardingLink(c.ctx, a.pay.connect, m.ID, a.Cfg.BaseURL)
 	if err != nil {
 		return err
 	}

@@ -19,15 +19,15 @@ func runStripeEventsRetry(c *cli, args []string) error {
 	}
 	defer a.Close()
 	if *one != "" {
-		result, done, err := a.h.RetryStripeEvent(c.ctx, *one)
+		out, err := a.retryStripeEvent(c.ctx, *one)
 		switch {
-		case done:
+		case out.Duplicate:
 			fmt.Fprintf(c.stdout, "%s: already processed\n", *one)
 			return nil
 		case err != nil:
 			return fmt.Errorf("%s: %w", *one, err)
 		}
-		fmt.Fprintf(c.stdout, "%s: %s\n", *one, result)
+		fmt.Fprintf(c.stdout, "%s: %s\n", *one, out.Result)
 		return nil
 	}
 	applied, failed, err := a.RetryStripeEvents(c.ctx, *flagged)

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripe/stripe-go/v76"
-
 	"trostpflaster/app/apptest"
+	"trostpflaster/app/stripe"
 	"trostpflaster/models"
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"gorm.io/gorm"
 
+	"trostpflaster/app/stripe"
 	"trostpflaster/handlers"
 	"trostpflaster/models"
 	"trostpflaster/views"
@@ -36,7 +37,12 @@ type App struct {
 	hooks  *http.Client // outgoing company webhooks
 	h      *handlers.Handlers
 	// Transfers pays merchants (Stripe); nil without STRIPE_SECRET_KEY.
-	Transfers Transferer
+	Transfers models.Transfers
+	// pay holds the other payment ports, for the handlers and the CLI.
+	pay payments
+	// events decodes stored Stripe events for retries (always set:
+	// decoding needs no secret).
+	events models.PaymentEvents
 	// Metrics is this App's Prometheus registry and instruments (/metrics).
 	Metrics *Metrics
 	redis   *redisStorage // nil without REDIS_URL
@@ -80,10 +86,9 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a := &App{Cfg: cfg, DB: db, Store: store, Places: places, Log: log}
 	a.Mailer = newMailer(cfg)
-	sp := newStripePayments(cfg, log)
-	if sp != nil {
-		a.Transfers = sp
-	}
+	a.pay = newPayments(cfg, log)
+	a.Transfers = a.pay.transfers
+	a.events = stripe.NewWebhooks(cfg.StripeWebhookSecret)
 	a.hooks = hookClient(cfg.HooksAllowPrivate || cfg.Demo)
 	a.keepMailBodies = devMailbox(cfg)
 	h := handlers.New(store, places, r, log, handlers.Options{
@@ -91,13 +96,14 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		SecureCookies: cfg.SecureCookies(),
 		DevMailbox:    a.keepMailBodies,
 		Demo:          cfg.Demo,
-		Payments:      paymentsOrNil(sp),
+		Checkout:      a.pay.checkout,
+		Connect:       a.pay.connect,
+		Refunds:       a.pay.refunds,
+		PaymentEvents: webhookEvents(cfg, a.events),
 
-		StripeWebhookSecret: cfg.StripeWebhookSecret,
 		FormActionHosts:     formActionHosts(cfg),
 		APIDoc:              apiDoc,
 		HooksAllowHTTP:      cfg.HooksAllowPrivate || cfg.Demo,
-		CreditRefunds:       creditRefundsOrNil(store, sp, log),
 		ClaimPageCacheBytes: cfg.ClaimPageCacheBytes,
 	})
 	a.Metrics = newMetrics(store)
@@ -119,6 +125,35 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.HTTP = newFiber(cfg, h, storage, log, o)
 	return a, nil
+}
+
+// payments are the payment provider's ports (models/ports.go). With
+// STRIPE_SECRET_KEY they are the Stripe adapter (app/stripe); without it
+// all are nil: pages say Stripe is not configured, invoices work and
+// payables stay pending. A second provider is another adapter filling the
+// same fields, chosen here.
+type payments struct {
+	checkout  models.Checkout
+	connect   models.Connect
+	transfers models.Transfers
+	refunds   models.Refunds
+}
+
+func newPayments(cfg Config, log *slog.Logger) payments {
+	c := stripe.New(cfg.StripeSecretKey, cfg.StripeAPIBase, log)
+	if c == nil { // never a nil *stripe.Client inside a non-nil interface
+		return payments{}
+	}
+	return payments{checkout: c, connect: c, transfers: c, refunds: c}
+}
+
+// webhookEvents verifies POST /webhooks/stripe, or is nil (the endpoint
+// answers 503) while STRIPE_WEBHOOK_SECRET is not set.
+func webhookEvents(cfg Config, events models.PaymentEvents) models.PaymentEvents {
+	if cfg.StripeWebhookSecret == "" {
+		return nil
+	}
+	return events
 }
 
 func newFiber(cfg Config, h *handlers.Handlers, storage fiber.Storage, log *slog.Logger, o ops) *fiber.App {

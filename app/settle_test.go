@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripe/stripe-go/v76"
-
 	"trostpflaster/app"
 	"trostpflaster/app/apptest"
+	"trostpflaster/app/stripe"
 	"trostpflaster/models"
 )
 
@@ -26,22 +26,22 @@ import (
 // idempotency key, and can pretend the process died right after Stripe
 // answered.
 type recordingTransfers struct {
-	inner app.Transferer
+	inner models.Transfers
 	mu    sync.Mutex
 	keys  []string
 	crash bool
-	fail  *stripe.Error
+	fail  error
 }
 
-func (r *recordingTransfers) CreateTransfer(ctx context.Context, acct string, cents int64, cur, group, key string) (string, error) {
+func (r *recordingTransfers) CreateTransfer(ctx context.Context, in models.TransferInput) (string, error) {
 	r.mu.Lock()
-	r.keys = append(r.keys, key)
+	r.keys = append(r.keys, in.IdempotencyKey)
 	crash, fail := r.crash, r.fail
 	r.mu.Unlock()
 	if fail != nil {
 		return "", fail
 	}
-	id, err := r.inner.CreateTransfer(ctx, acct, cents, cur, group, key)
+	id, err := r.inner.CreateTransfer(ctx, in)
 	if err == nil && crash {
 		return "", errors.New("simulated crash after Stripe answered")
 	}
@@ -124,7 +124,7 @@ func TestSettlementRefusedAndMinimum(t *testing.T) {
 	t.Parallel()
 	a, cafe, _ := settleFixture(t)
 	ctx := t.Context()
-	a.Transfers = &recordingTransfers{inner: a.Transfers, fail: &stripe.Error{HTTPStatusCode: 400, Msg: "account not ready"}}
+	a.Transfers = &recordingTransfers{inner: a.Transfers, fail: fmt.Errorf("stripe: transfer: account not ready: %w", models.ErrPaymentRefused)}
 	if r, err := a.Settle(ctx); err != nil || r.Failed != 1 {
 		t.Fatalf("refused: %+v %v", r, err)
 	}

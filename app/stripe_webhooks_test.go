@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripe/stripe-go/v76"
-	"github.com/stripe/stripe-go/v76/webhook"
-
 	"trostpflaster/app"
 	"trostpflaster/app/apptest"
+	"trostpflaster/app/stripe"
 	"trostpflaster/models"
 )
 
@@ -273,10 +271,9 @@ func (e accountEvent) json() []byte {
 
 func postWebhook(t *testing.T, a *app.App, body []byte, secret string, ts time.Time) *apptest.Response {
 	t.Helper()
-	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: ts})
 	req := httptest.NewRequest(http.MethodPost, "/webhooks/stripe", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", sp.Header)
+	req.Header.Set("Stripe-Signature", stripe.SignTestPayload(body, secret, ts))
 	return apptest.NewClient(t, a.HTTP).Do(req)
 }
 

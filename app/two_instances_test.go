@@ -70,17 +70,17 @@ func TestTwoInstancesShareOneVoucher(t *testing.T) {
 // slowTransfers records every transfer's idempotency key and holds each call
 // for a moment, so settlement runs of two instances overlap.
 type slowTransfers struct {
-	inner app.Transferer
+	inner models.Transfers
 	mu    sync.Mutex
 	keys  map[string]int
 }
 
-func (s *slowTransfers) CreateTransfer(ctx context.Context, acct string, cents int64, cur, group, key string) (string, error) {
+func (s *slowTransfers) CreateTransfer(ctx context.Context, in models.TransferInput) (string, error) {
 	s.mu.Lock()
-	s.keys[key]++
+	s.keys[in.IdempotencyKey]++
 	s.mu.Unlock()
 	time.Sleep(150 * time.Millisecond)
-	return s.inner.CreateTransfer(ctx, acct, cents, cur, group, key)
+	return s.inner.CreateTransfer(ctx, in)
 }
 
 // countingWrap counts the mails an instance hands to its (real) mailer.

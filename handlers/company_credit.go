@@ -18,7 +18,7 @@ type companyCreditPage struct {
 }
 
 func (h *Handlers) companyCredit(c *fiber.Ctx, status int, form map[string]string, err error) error {
-	p := companyCreditPage{Page: h.withForm(h.page(c, "company_credit.title"), form, err), Online: h.opt.Payments != nil}
+	p := companyCreditPage{Page: h.withForm(h.page(c, "company_credit.title"), form, err), Online: h.opt.Checkout != nil}
 	if id := c.Query("topup"); len(id) <= 24 {
 		p.Started = id
 	}
@@ -41,7 +41,7 @@ func (h *Handlers) CompanyCredit(c *fiber.Ctx) error {
 // webhook confirms the payment.
 func (h *Handlers) CompanyTopup(c *fiber.Ctx) error {
 	form := formValues(c, "amount")
-	if h.opt.Payments == nil {
+	if h.opt.Checkout == nil {
 		return h.companyCredit(c, fiber.StatusServiceUnavailable, form, nil)
 	}
 	cents, ok := parseCents(form["amount"])
@@ -56,7 +56,7 @@ func (h *Handlers) CompanyTopup(c *fiber.Ctx) error {
 		return err
 	}
 	// The Stripe call runs outside any database transaction.
-	id, url, err := h.opt.Payments.CreateCheckoutSession(c.UserContext(), CheckoutInput{TopupID: t.PublicID, AmountCents: t.AmountCents,
+	id, url, err := h.opt.Checkout.CreateCheckoutSession(c.UserContext(), models.CheckoutInput{TopupID: t.PublicID, AmountCents: t.AmountCents,
 		Currency: t.Currency, SuccessURL: h.opt.BaseURL + "/company/credit?topup=" + t.PublicID, CancelURL: h.opt.BaseURL + "/company/credit"})
 	if err != nil {
 		h.log.Error("checkout session", "topup", t.PublicID, "err", err)
@@ -102,7 +102,7 @@ func (h *Handlers) APITopupCreate(c *fiber.Ctx) error {
 		}
 		return fiber.NewError(fiber.StatusBadRequest, "malformed JSON")
 	}
-	if h.opt.Payments == nil {
+	if h.opt.Checkout == nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "Stripe is not configured; ask the platform for an invoice top-up")
 	}
 	t, err := h.store.CreateTopup(c.UserContext(), *k.CompanyID, in.AmountCents, models.Actor{Kind: "api_key", ID: &k.ID})
@@ -110,7 +110,7 @@ func (h *Handlers) APITopupCreate(c *fiber.Ctx) error {
 		return err
 	}
 	// The Stripe call runs outside any database transaction.
-	id, url, err := h.opt.Payments.CreateCheckoutSession(c.UserContext(), CheckoutInput{TopupID: t.PublicID, AmountCents: t.AmountCents,
+	id, url, err := h.opt.Checkout.CreateCheckoutSession(c.UserContext(), models.CheckoutInput{TopupID: t.PublicID, AmountCents: t.AmountCents,
 		Currency: t.Currency, SuccessURL: h.opt.BaseURL + "/dashboard?topup=" + t.PublicID, CancelURL: h.opt.BaseURL + "/dashboard"})
 	if err != nil {
 		h.log.Error("checkout session", "topup", t.PublicID, "err", err)

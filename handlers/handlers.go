@@ -19,11 +19,15 @@ type Options struct {
 	SecureCookies bool
 	DevMailbox    bool // show /dev/mail (no SMTP configured)
 	Demo          bool
-	// Payments is the Stripe adapter; nil when Stripe is not configured.
-	Payments Payments
-	// StripeWebhookSecret (whsec_…) verifies POST /webhooks/stripe; empty
-	// means the endpoint answers 503.
-	StripeWebhookSecret string
+	// Checkout, Connect and Refunds are the payment ports (models/ports.go,
+	// Stripe's adapter in app/stripe); nil when Stripe is not configured,
+	// and pages then say so.
+	Checkout models.Checkout
+	Connect  models.Connect
+	Refunds  models.Refunds
+	// PaymentEvents verifies and decodes POST /webhooks/stripe; nil
+	// (STRIPE_WEBHOOK_SECRET unset) means the endpoint answers 503.
+	PaymentEvents models.PaymentEvents
 	// FormActionHosts are the outside origins a form submission may end at
 	// (Stripe's onboarding and Checkout pages, reached by a 303 after a
 	// POST); the CSP's form-action also covers those redirects.
@@ -33,8 +37,6 @@ type Options struct {
 	APIDoc *APIDoc
 	// HooksAllowHTTP accepts plain-http webhook endpoints (development, tests).
 	HooksAllowHTTP bool
-	// CreditRefunds pays refund requests back through Stripe; nil without Stripe.
-	CreditRefunds CreditRefunder
 	// ClaimPageCacheBytes bounds the cache of rendered claimed-voucher
 	// pages (claim_cache.go); 0 switches it off.
 	ClaimPageCacheBytes int

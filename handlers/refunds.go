@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"strings"
 
@@ -9,13 +8,6 @@ import (
 
 	"trostpflaster/models"
 )
-
-// CreditRefunder pays back a refund request through Stripe (app records
-// the parts, calls Stripe with their idempotency keys, then confirms).
-// nil when Stripe is not configured.
-type CreditRefunder interface {
-	RefundCredit(ctx context.Context, publicID string, a models.Actor) error
-}
 
 type companyRefundsPage struct {
 	Page
@@ -80,7 +72,7 @@ func (h *Handlers) adminRefunds(c *fiber.Ctx, status int, form map[string]string
 		return lerr
 	}
 	p := adminRefundsPage{Page: h.withForm(h.page(c, "refunds.admin_title"), form, err), Refunds: rs,
-		StripeReady: h.opt.CreditRefunds != nil, FormRefundID: form["id"]}
+		StripeReady: h.opt.Refunds != nil, FormRefundID: form["id"]}
 	return h.render(c, status, "admin_refunds", p)
 }
 
@@ -103,10 +95,10 @@ func (h *Handlers) AdminRefundAction(c *fiber.Ctx) error {
 	var err error
 	switch c.Params("action") {
 	case "stripe":
-		if h.opt.CreditRefunds == nil {
+		if h.opt.Refunds == nil {
 			return h.adminRefunds(c, fiber.StatusUnprocessableEntity, form, models.ValidationErrors{"refund": "refund_stripe_off"})
 		}
-		err = h.opt.CreditRefunds.RefundCredit(ctx, id, a)
+		err = h.store.RefundCredit(ctx, h.opt.Refunds, id, a)
 	case "credit-note":
 		err = h.store.CreditNoteRefund(ctx, id, form["note"], a)
 	case "decline":
@@ -120,7 +112,8 @@ func (h *Handlers) AdminRefundAction(c *fiber.Ctx) error {
 		return h.adminRefunds(c, fiber.StatusUnprocessableEntity, form, ve)
 	case errors.Is(err, models.ErrConflict):
 		return h.adminRefunds(c, fiber.StatusUnprocessableEntity, form, models.ValidationErrors{"refund": "refund_not_open"})
-	case errors.Is(err, ErrRefundIncomplete):
+	case errors.Is(err, models.ErrRefundIncomplete):
+		h.log.Warn("stripe refund incomplete; parts refused or their outcome unknown", "refund", id, "err", err)
 		h.flash(c, "error", "refund_incomplete")
 		return seeOther(c, "/admin/refunds")
 	case err != nil:
@@ -129,7 +122,3 @@ func (h *Handlers) AdminRefundAction(c *fiber.Ctx) error {
 	h.flash(c, "success", "refund_done")
 	return seeOther(c, "/admin/refunds")
 }
-
-// ErrRefundIncomplete means some Stripe refund parts were refused or their
-// outcome is unknown; the request stays open with the problem shown.
-var ErrRefundIncomplete = errors.New("stripe refund incomplete")

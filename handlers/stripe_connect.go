@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -35,38 +33,6 @@ func stripeOwnedMerchant(c *fiber.Ctx) (*models.Merchant, error) {
 	return nil, models.ErrNotFound
 }
 
-// StripeOnboardingLink makes sure the merchant has exactly one Express
-// account and returns a fresh onboarding link for it. The account is created
-// with an idempotency key tied to the merchant row, and its id is stored
-// with a conditional update: a double click or a second process reuses the
-// stored account instead of keeping a second one. Used by the dashboard and
-// by `merchant connect` on the command line.
-func StripeOnboardingLink(ctx context.Context, store *models.Store, p Payments, merchantID uint, baseURL string) (string, error) {
-	if p == nil {
-		return "", ErrPaymentsUnavailable
-	}
-	m, err := store.MerchantStripeStatus(ctx, merchantID)
-	if err != nil {
-		return "", err
-	}
-	acct := m.StripeAccount()
-	if acct == "" {
-		created, err := p.CreateConnectedAccount(ctx, ConnectedAccountInput{
-			MerchantID: m.ID, Email: m.ContactEmail, BusinessName: m.Name, BusinessURL: m.Website,
-			IdempotencyKey: fmt.Sprintf("tp-merchant-account-%d-%d", m.ID, m.CreatedAt.UnixNano()),
-		})
-		if err != nil {
-			return "", err
-		}
-		if acct, err = store.SetStripeAccountID(ctx, m.ID, created, models.ActorSystem); err != nil {
-			return "", err
-		}
-	}
-	base := strings.TrimRight(baseURL, "/")
-	q := "?m=" + url.QueryEscape(m.Slug)
-	return p.CreateOnboardingLink(ctx, acct, base+"/merchant/stripe/refresh"+q, base+"/merchant/stripe/return"+q)
-}
-
 type stripePage struct {
 	Page
 	Merchant     *models.Merchant
@@ -95,10 +61,10 @@ func (h *Handlers) StripeConnect(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if h.opt.Payments == nil {
+	if h.opt.Connect == nil {
 		return h.renderStripe(c, fiber.StatusServiceUnavailable, m, false, false)
 	}
-	link, err := StripeOnboardingLink(c.UserContext(), h.store, h.opt.Payments, m.ID, h.opt.BaseURL)
+	link, err := h.store.StripeOnboardingLink(c.UserContext(), h.opt.Connect, m.ID, h.opt.BaseURL)
 	if err != nil {
 		return h.stripeFailed(c, m, err)
 	}
@@ -116,7 +82,7 @@ func (h *Handlers) StripeRefresh(c *fiber.Ctx) error {
 	if m, err = h.store.MerchantStripeStatus(c.UserContext(), m.ID); err != nil {
 		return err
 	}
-	if !m.StripeConnected() || h.opt.Payments == nil {
+	if !m.StripeConnected() || h.opt.Connect == nil {
 		return seeOther(c, "/merchant/stripe?m="+url.QueryEscape(m.Slug))
 	}
 	return h.StripeConnect(c)
@@ -134,10 +100,10 @@ func (h *Handlers) StripeReturn(c *fiber.Ctx) error {
 	if m, err = h.store.MerchantStripeStatus(ctx, m.ID); err != nil {
 		return err
 	}
-	if h.opt.Payments == nil || !m.StripeConnected() {
+	if h.opt.Connect == nil || !m.StripeConnected() {
 		return h.renderStripe(c, fiber.StatusOK, m, true, false)
 	}
-	st, err := h.opt.Payments.ConnectedAccount(ctx, m.StripeAccount())
+	st, err := h.opt.Connect.ConnectedAccount(ctx, m.StripeAccount())
 	if err != nil {
 		return h.stripeFailed(c, m, err)
 	}
@@ -165,7 +131,7 @@ func (h *Handlers) stripeFailed(c *fiber.Ctx, m *models.Merchant, err error) err
 }
 
 func (h *Handlers) renderStripe(c *fiber.Ctx, status int, m *models.Merchant, returned, unavailable bool) error {
-	p := stripePage{Page: h.page(c, "stripe.title"), Merchant: m, Configured: h.opt.Payments != nil,
+	p := stripePage{Page: h.page(c, "stripe.title"), Merchant: m, Configured: h.opt.Connect != nil,
 		Returned: returned, Unavailable: unavailable}
 	p.Requirements = h.stripeRequirementTexts(p.Lang, m.CurrentlyDue())
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -270,6 +270,48 @@ func (s *Store) PrepareStripeRefund(ctx context.Context, publicID string, a Acto
 	return out, err
 }
 
+// ErrRefundIncomplete means some refund parts were refused or their
+// outcome is unknown; the request stays open with the problem shown.
+var ErrRefundIncomplete = errors.New("stripe refund incomplete")
+
+// RefundCredit pays a refund request back through the payment provider
+// like settlement pays merchants: record the parts (PrepareStripeRefund),
+// call the provider with each part's idempotency key, then confirm or, when
+// the provider refuses, mark the part failed (its amount stays reserved).
+// An unknown outcome (network, rate limit) leaves the part pending; pressing
+// the button again repeats the same call with the same key. No transaction
+// is open during a provider call. Unless every part is confirmed the error
+// is ErrRefundIncomplete, with each part's failure joined for the log.
+func (s *Store) RefundCredit(ctx context.Context, refunds Refunds, publicID string, a Actor) error {
+	if refunds == nil {
+		return ErrPaymentsUnavailable
+	}
+	jobs, err := s.PrepareStripeRefund(ctx, publicID, a)
+	if err != nil {
+		return err
+	}
+	var failed []error
+	for _, j := range jobs {
+		id, err := refunds.CreateRefund(ctx, j.PaymentIntentID, j.Part.AmountCents, j.Part.Key)
+		if err != nil {
+			failed = append(failed, fmt.Errorf("part %s: %w", j.Part.Key, err))
+			if errors.Is(err, ErrPaymentRefused) {
+				if ferr := s.FailRefundPart(ctx, j.Part.ID, err.Error()); ferr != nil {
+					return ferr
+				}
+			}
+			continue
+		}
+		if err := s.ConfirmRefundPart(ctx, j.Part.ID, id); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %w", ErrRefundIncomplete, errors.Join(failed...))
+	}
+	return nil
+}
+
 // ConfirmRefundPart records Stripe's refund for a part: reserve → cash,
 // once; the request is refunded when nothing is left.
 func (s *Store) ConfirmRefundPart(ctx context.Context, partID uint, stripeRefundID string) error {
