@@ -8,7 +8,7 @@ import (
 // RunBulk writes the gifts of every bulk batch that is waiting (see
 // models.Store.RunBulkBatches) and returns how many batches it finished.
 func (a *App) RunBulk(ctx context.Context) int {
-	n, err := a.Store.RunBulkBatches(ctx, a.h.ComposeGiftMail)
+	n, err := a.Store.RunBulkBatches(ctx)
 	if err != nil && ctx.Err() == nil {
 		a.Log.Warn("bulk batches failed", "err", err)
 	}

@@ -244,13 +244,13 @@ func TestClaimPageCacheFollowsChanges(t *testing.T) {
 				t.Fatal("new logo not shown")
 			}
 			admin, _ := a.Store.UserByEmail(ctx, "admin@trostpflaster.example")
-			if err := a.Store.SuspendMerchant(ctx, e.bakery.ID, admin.ID, "Prüfung läuft", nil); err != nil {
+			if err := a.Store.SuspendMerchant(ctx, e.bakery.ID, admin.ID, "Prüfung läuft"); err != nil {
 				t.Fatal(err)
 			}
 			if body := view("suspended"); strings.Contains(body, logo) {
 				t.Fatal("a suspended partner's logo is still shown")
 			}
-			if err := a.Store.ReactivateMerchant(ctx, e.bakery.ID, admin.ID, nil); err != nil {
+			if err := a.Store.ReactivateMerchant(ctx, e.bakery.ID, admin.ID); err != nil {
 				t.Fatal(err)
 			}
 			if body := view("reactivated"); !strings.Contains(body, logo) {
@@ -271,7 +271,7 @@ func TestClaimPageCacheFollowsChanges(t *testing.T) {
 			if body := view("past its date"); strings.Contains(body, "Leider abgelaufen") {
 				t.Fatal("expired before the job ran")
 			}
-			if r, err := a.Store.RunLifecycle(ctx, 90, nil); err != nil || r.Expired < 1 {
+			if r, err := a.Store.RunLifecycle(ctx, 90); err != nil || r.Expired < 1 {
 				t.Fatalf("lifecycle: %+v %v", r, err)
 			}
 			if body := view("expired"); !strings.Contains(body, "Leider abgelaufen") || balance(body) != "0,00 €" {

@@ -44,7 +44,7 @@ func mustLogo(t *testing.T, s *models.Store, m *models.Merchant) string {
 // nearGift sends a gift "near" a postcode or town (the three nearest partners).
 func (e *voucherEnv) nearGift(t *testing.T, cents int64, near string) (*models.Gift, string) {
 	t.Helper()
-	g, _, err := e.a.Store.SendGift(t.Context(), e.a.Places, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, Near: near, Notify: models.NotifyNone}, nil)
+	g, _, err := e.a.Store.SendGift(t.Context(), e.a.Places, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, Near: near, Notify: models.NotifyNone})
 	if err != nil {
 		t.Fatal(err)
 	}

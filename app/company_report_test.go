@@ -99,7 +99,7 @@ func TestCompanyReport(t *testing.T) {
 				for _, m := range ms {
 					ids = append(ids, m.ID)
 				}
-				g, _, err := s.SendGift(ctx, nil, by, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, MerchantIDs: ids, Notify: models.NotifyNone}, nil)
+				g, _, err := s.SendGift(ctx, nil, by, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, MerchantIDs: ids, Notify: models.NotifyNone})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -91,7 +91,7 @@ func TestKillServerUnderLoad(t *testing.T) {
 		}
 		key, _, _ = a.Store.CreateAPIKey(ctx, nil, &e.cafe.ID, "till", models.ActorCLI)
 		for range tills {
-			g, _, err := a.Store.SendGift(ctx, nil, e.sender, models.GiftInput{RecipientEmail: "k@example.com", AmountCents: start, MerchantIDs: []uint{e.cafe.ID}, Notify: models.NotifyNone}, nil)
+			g, _, err := a.Store.SendGift(ctx, nil, e.sender, models.GiftInput{RecipientEmail: "k@example.com", AmountCents: start, MerchantIDs: []uint{e.cafe.ID}, Notify: models.NotifyNone})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,7 +22,7 @@ func TestGiftLifecycle(t *testing.T) {
 			sender := models.GiftSender{CompanyID: co.ID, UserID: &chefin.ID}
 			send := func(email string) *models.Gift {
 				g, _, err := a.Store.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: email, RecipientName: "Kim",
-					AmountCents: 20_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone}, nil)
+					AmountCents: 20_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -128,7 +128,7 @@ func TestGiftsCSVExport(t *testing.T) {
 	e := newVoucherEnv(t, "sqlite")
 	ctx := t.Context()
 	g, _, err := e.a.Store.SendGift(ctx, nil, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", RecipientName: "Kim", AmountCents: 15_00,
-		MerchantIDs: []uint{e.cafe.ID}, Reference: `=HYPERLINK("http://evil","x")`, Notify: models.NotifyNone}, nil)
+		MerchantIDs: []uint{e.cafe.ID}, Reference: `=HYPERLINK("http://evil","x")`, Notify: models.NotifyNone})
 	if err != nil {
 		t.Fatal(err)
 	}

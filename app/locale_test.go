@@ -100,7 +100,7 @@ func TestPagesShowGermanTime(t *testing.T) {
 	t.Parallel()
 	e := newVoucherEnv(t, "sqlite")
 	g, _, err := e.a.Store.SendGift(t.Context(), nil, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", RecipientName: "Kim",
-		AmountCents: 15_00, MerchantIDs: []uint{e.cafe.ID}, Notify: models.NotifyNone}, nil)
+		AmountCents: 15_00, MerchantIDs: []uint{e.cafe.ID}, Notify: models.NotifyNone})
 	if err != nil {
 		t.Fatal(err)
 	}

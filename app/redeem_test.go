@@ -58,7 +58,7 @@ func (e *voucherEnv) gift(t *testing.T, cents int64, ms ...*models.Merchant) (*m
 	for _, m := range ms {
 		ids = append(ids, m.ID)
 	}
-	g, _, err := e.a.Store.SendGift(t.Context(), nil, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, MerchantIDs: ids, Notify: models.NotifyNone}, nil)
+	g, _, err := e.a.Store.SendGift(t.Context(), nil, e.sender, models.GiftInput{RecipientEmail: "kim@example.com", AmountCents: cents, MerchantIDs: ids, Notify: models.NotifyNone})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,12 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"gorm.io/gorm"
 
+	"trostpflaster/app/mail"
 	"trostpflaster/app/stripe"
 	"trostpflaster/handlers"
 	"trostpflaster/models"
 	"trostpflaster/views"
+	"trostpflaster/views/i18n"
 )
 
 // BodyLimit caps request bodies (413 beyond it). CSV uploads are the largest
@@ -33,7 +35,8 @@ type App struct {
 	Places *models.Places
 	HTTP   *fiber.App
 	Log    *slog.Logger
-	Mailer Mailer
+	// Mailer delivers queued mails: SMTP, or the dev mailbox without SMTP_URL.
+	Mailer mail.Sender
 	hooks  *http.Client // outgoing company webhooks
 	h      *handlers.Handlers
 	// Transfers pays merchants (Stripe); nil without STRIPE_SECRET_KEY.
@@ -71,8 +74,16 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := models.NewStore(db, models.StoreOptions{Secret: cfg.SecretKey, BcryptCost: cfg.BcryptCost})
-	r, err := handlers.NewRenderer(views.FS())
+	cat, err := i18n.Load()
+	if err != nil {
+		return nil, err
+	}
+	mails, err := mail.NewComposer(views.FS(), cat, cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	store := models.NewStore(db, models.StoreOptions{Secret: cfg.SecretKey, BcryptCost: cfg.BcryptCost, Mails: mails})
+	r, err := handlers.NewRenderer(views.FS(), cat)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +96,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{Cfg: cfg, DB: db, Store: store, Places: places, Log: log}
-	a.Mailer = newMailer(cfg)
+	a.Mailer = mail.NewSender(cfg.SMTPURL, cfg.MailFrom)
 	a.pay = newPayments(cfg, log)
 	a.Transfers = a.pay.transfers
 	a.events = stripe.NewWebhooks(cfg.StripeWebhookSecret)

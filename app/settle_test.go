@@ -57,7 +57,7 @@ func settleFixture(t *testing.T) (*app.App, *models.Merchant, string) {
 	cafe, _ := a.Store.MerchantBySlug(ctx, "cafe-rheinblick")
 	a.DB.Model(&models.Merchant{}).Where("id = ?", cafe.ID).Updates(map[string]any{"stripe_account_id": "acct_1Cafe", "payouts_enabled": true})
 	g, _, err := a.Store.SendGift(ctx, nil, models.GiftSender{CompanyID: co.ID, UserID: &chefin.ID},
-		models.GiftInput{RecipientEmail: "k@example.com", AmountCents: 40_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone}, nil)
+		models.GiftInput{RecipientEmail: "k@example.com", AmountCents: 40_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestTransferSourceTransaction(t *testing.T) {
 	a.DB.Model(&models.Merchant{}).Where("id = ?", cafe.ID).Updates(map[string]any{"stripe_account_id": "acct_1Cafe", "payouts_enabled": true})
 	redeem := func(sender models.GiftSender, cents int64) {
 		t.Helper()
-		g, _, err := a.Store.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: "k@example.com", AmountCents: cents, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone}, nil)
+		g, _, err := a.Store.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: "k@example.com", AmountCents: cents, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ func paidPayout(t *testing.T, e *settlementEnv, refs ...string) (*models.Merchan
 		t.Fatal(err)
 	}
 	g, _, err := a.Store.SendGift(ctx, nil, models.GiftSender{CompanyID: e.co.ID, UserID: &chefin.ID},
-		models.GiftInput{RecipientEmail: "k@example.com", RecipientName: "Kira Kundin", AmountCents: 100_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone}, nil)
+		models.GiftInput{RecipientEmail: "k@example.com", RecipientName: "Kira Kundin", AmountCents: 100_00, MerchantIDs: []uint{cafe.ID}, Notify: models.NotifyNone})
 	if err != nil {
 		t.Fatal(err)
 	}

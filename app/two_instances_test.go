@@ -15,6 +15,7 @@ import (
 
 	"trostpflaster/app"
 	"trostpflaster/app/apptest"
+	"trostpflaster/app/mail"
 	"trostpflaster/models"
 )
 
@@ -85,7 +86,7 @@ func (s *slowTransfers) CreateTransfer(ctx context.Context, in models.TransferIn
 
 // countingWrap counts the mails an instance hands to its (real) mailer.
 type countingWrap struct {
-	inner app.Mailer
+	inner mail.Sender
 	n     atomic.Int64
 }
 

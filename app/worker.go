@@ -131,7 +131,7 @@ func (a *App) RunLifecycle(ctx context.Context) models.LifecycleResult {
 		return models.LifecycleResult{}
 	}
 	defer a.releaseLease(leaseLifecycle, holder)
-	r, err := a.Store.RunLifecycle(ctx, a.Cfg.RetentionDays, a.h.ComposeExpiryReminder)
+	r, err := a.Store.RunLifecycle(ctx, a.Cfg.RetentionDays)
 	if err != nil && ctx.Err() == nil {
 		a.Log.Warn("gift lifecycle job failed", "err", err)
 		a.Metrics.JobRunFailed("lifecycle")

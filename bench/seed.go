@@ -139,7 +139,7 @@ func seedVouchers(ctx context.Context, a *app.App, fx *Fixtures) error {
 	sender := models.GiftSender{CompanyID: co.ID, UserID: &admin.ID}
 	voucher := func(cents int64) (token, code string, err error) {
 		g, _, err := a.Store.SendGift(ctx, a.Places, sender, models.GiftInput{RecipientName: "Kim", AmountCents: cents,
-			MerchantIDs: []uint{m.ID}, Message: "Entschuldigung für die Verspätung!", Notify: models.NotifyNone}, nil)
+			MerchantIDs: []uint{m.ID}, Message: "Entschuldigung für die Verspätung!", Notify: models.NotifyNone})
 		if err != nil {
 			return "", "", err
 		}

@@ -94,13 +94,13 @@ func (h *Handlers) AdminMerchantDecide(action string) fiber.Handler {
 		ctx := c.UserContext()
 		switch action {
 		case "approve":
-			err = h.store.ApproveMerchant(ctx, m.ID, admin, h.merchantDecisionMail)
+			err = h.store.ApproveMerchant(ctx, m.ID, admin)
 		case "reject":
-			err = h.store.RejectMerchant(ctx, m.ID, admin, form["reason"], h.merchantDecisionMail)
+			err = h.store.RejectMerchant(ctx, m.ID, admin, form["reason"])
 		case "suspend":
-			err = h.store.SuspendMerchant(ctx, m.ID, admin, form["reason"], h.merchantDecisionMail)
+			err = h.store.SuspendMerchant(ctx, m.ID, admin, form["reason"])
 		case "reactivate":
-			err = h.store.ReactivateMerchant(ctx, m.ID, admin, h.merchantDecisionMail)
+			err = h.store.ReactivateMerchant(ctx, m.ID, admin)
 		default:
 			return models.ErrNotFound
 		}

@@ -122,16 +122,7 @@ func (h *Handlers) ForgotForm(c *fiber.Ctx) error {
 // same either way.
 func (h *Handlers) Forgot(c *fiber.Ctx) error {
 	form := formValues(c, "email")
-	err := h.store.RequestPasswordReset(c.UserContext(), form["email"], func(u *models.User, token string) (models.Mail, error) {
-		ml := u.Locale
-		if ml != "en" {
-			ml = "de"
-		}
-		subject, body, err := h.r.RenderMail(ml, "password_reset", map[string]any{
-			"Name": u.Name, "Link": h.opt.BaseURL + "/reset/" + token,
-		})
-		return models.Mail{To: u.Email, Subject: subject, Text: body}, err
-	})
+	err := h.store.RequestPasswordReset(c.UserContext(), form["email"])
 	var v models.ValidationErrors
 	if errors.As(err, &v) {
 		return h.render(c, fiber.StatusUnprocessableEntity, "forgot", h.withForm(h.page(c, "forgot.title"), form, err))

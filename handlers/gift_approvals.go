@@ -31,7 +31,7 @@ func (h *Handlers) GiftApprovals(c *fiber.Ctx) error {
 // GiftApprove sends a waiting gift (admins only).
 func (h *Handlers) GiftApprove(c *fiber.Ctx) error {
 	m := companyMemberOf(c)
-	_, err := h.store.ApproveGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")), h.composeGiftMail, h.composeDecisionMail)
+	_, err := h.store.ApproveGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")))
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (h *Handlers) GiftApprove(c *fiber.Ctx) error {
 // GiftDecline turns a waiting gift down with a note for the agent.
 func (h *Handlers) GiftDecline(c *fiber.Ctx) error {
 	m := companyMemberOf(c)
-	_, err := h.store.DeclineGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")), h.composeDecisionMail)
+	_, err := h.store.DeclineGift(c.UserContext(), *m.CompanyID, currentUser(c).ID, strings.Clone(c.Params("id")), strings.Clone(c.FormValue("note")))
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,7 @@ func (h *Handlers) GiftCreate(c *fiber.Ctx) error {
 	if err := v.Err(); err != nil {
 		return h.giftForm(c, fiber.StatusUnprocessableEntity, form, selected, err)
 	}
-	g, _, err := h.store.SendGift(c.UserContext(), h.places, webSender(c), in, h.composeGiftMail)
+	g, _, err := h.store.SendGift(c.UserContext(), h.places, webSender(c), in)
 	var ve models.ValidationErrors
 	switch {
 	case errors.As(err, &ve):

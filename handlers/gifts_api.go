@@ -122,7 +122,7 @@ func (h *Handlers) APIGiftCreate(c *fiber.Ctx) error {
 		at = at.UTC()
 		in.SendAt = &at
 	}
-	g, created, err := h.store.SendGift(c.UserContext(), h.places, models.GiftSender{CompanyID: *k.CompanyID, APIKeyID: &k.ID}, in, h.composeGiftMail)
+	g, created, err := h.store.SendGift(c.UserContext(), h.places, models.GiftSender{CompanyID: *k.CompanyID, APIKeyID: &k.ID}, in)
 	var ve models.ValidationErrors
 	if errors.As(err, &ve) {
 		if msg, ok := ve["reason_code"]; ok && reasonField == "reason" {

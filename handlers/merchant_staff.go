@@ -30,14 +30,7 @@ func (h *Handlers) renderStaff(c *fiber.Ctx, status int, form map[string]string,
 // StaffInvite mails an invitation link to join as staff.
 func (h *Handlers) StaffInvite(c *fiber.Ctx) error {
 	form := formValues(c, "email")
-	lang := langOf(c)
-	err := h.store.InviteStaff(c.UserContext(), merchantMemberOf(c).Merchant.ID, currentUser(c).ID, form["email"],
-		func(inv *models.MerchantInvite, m *models.Merchant, inviter *models.User, token string) (models.Mail, error) {
-			subject, body, err := h.r.RenderMail(lang, "staff_invite", map[string]any{
-				"Inviter": inviter.Name, "Merchant": m.Name, "Link": h.opt.BaseURL + "/invite/" + token,
-			})
-			return models.Mail{To: inv.Email, Subject: subject, Text: body}, err
-		})
+	err := h.store.InviteStaff(c.UserContext(), merchantMemberOf(c).Merchant.ID, currentUser(c).ID, form["email"], langOf(c))
 	var v models.ValidationErrors
 	if errors.As(err, &v) {
 		return h.renderStaff(c, fiber.StatusUnprocessableEntity, form, err)

@@ -10,6 +10,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"trostpflaster/models"
+	"trostpflaster/views/i18n"
 )
 
 // ClaimPDF is the voucher as a downloadable A4 PDF: company, partner,
@@ -51,7 +52,7 @@ func (h *Handlers) ClaimPDF(c *fiber.Ctx) error {
 // dashes are in it); anything outside becomes "?".
 func (h *Handlers) voucherPDF(lang string, g *models.Gift, code string, logo []byte) ([]byte, error) {
 	d := voucherDoc{g: g, t: func(key string, args ...any) string { return h.r.T(lang, key, args...) },
-		money: func(cents int64) string { return FormatMoney(lang, cents, g.Currency) }}
+		money: func(cents int64) string { return i18n.FormatMoney(lang, cents, g.Currency) }}
 	d.start(lang)
 	d.header(logo)
 	if err := d.voucherBox(code); err != nil {

@@ -173,14 +173,11 @@ func (s *Store) voidResets(tx *gorm.DB, userID uint) error {
 	return tx.Model(&PasswordReset{}).Where("user_id = ? AND used_at IS NULL", userID).Update("used_at", s.Now()).Error
 }
 
-// MailComposer renders a mail for a freshly created token; it runs inside the
-// transaction so the token and its mail are written together or not at all.
-type MailComposer func(u *User, token string) (Mail, error)
-
 // RequestPasswordReset creates a reset token and queues its mail when the
 // address belongs to a user. For unknown addresses it does nothing and
-// returns nil, so the answer does not reveal who has an account.
-func (s *Store) RequestPasswordReset(ctx context.Context, email string, compose MailComposer) error {
+// returns nil, so the answer does not reveal who has an account. The token
+// and its mail are written in one transaction, together or not at all.
+func (s *Store) RequestPasswordReset(ctx context.Context, email string) error {
 	email = NormalizeEmail(email)
 	v := ValidationErrors{}
 	checkEmail(v, "email", email)
@@ -201,7 +198,10 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email string, compose 
 			ExpiresAt: s.Now().Add(PasswordResetTTL)}).Error; err != nil {
 			return err
 		}
-		m, err := compose(&u, token)
+		if s.mails == nil {
+			return nil
+		}
+		m, err := s.mails.PasswordReset(&u, token)
 		if err != nil {
 			return err
 		}

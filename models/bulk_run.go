@@ -17,7 +17,7 @@ import (
 // addresses, are deleted). Several instances may run it at once: a batch is
 // leased by a conditional update and its cursor moves by one. It returns
 // how many batches it finished.
-func (s *Store) RunBulkBatches(ctx context.Context, compose GiftMailComposer) (int, error) {
+func (s *Store) RunBulkBatches(ctx context.Context) (int, error) {
 	db := s.db.WithContext(ctx)
 	now := s.Now()
 	var stale []BulkBatch
@@ -50,7 +50,7 @@ func (s *Store) RunBulkBatches(ctx context.Context, compose GiftMailComposer) (i
 		if res.RowsAffected != 1 {
 			continue // another instance took it
 		}
-		if _, err := s.runBulk(ctx, id, compose); err != nil {
+		if _, err := s.runBulk(ctx, id); err != nil {
 			if ctx.Err() != nil {
 				// Stopping: hand the batch to the next run at once.
 				s.db.WithContext(context.WithoutCancel(ctx)).Model(&BulkBatch{}).Where("id = ?", id).Update("locked_until", nil)
@@ -64,9 +64,9 @@ func (s *Store) RunBulkBatches(ctx context.Context, compose GiftMailComposer) (i
 
 // runBulk writes a sending batch's gifts chunk by chunk until none is left.
 // After a crash (or when ctx ends) another run resumes at the next chunk.
-func (s *Store) runBulk(ctx context.Context, batchID uint, compose GiftMailComposer) (*BulkBatch, error) {
+func (s *Store) runBulk(ctx context.Context, batchID uint) (*BulkBatch, error) {
 	for {
-		done, err := s.bulkChunk(ctx, batchID, compose)
+		done, err := s.bulkChunk(ctx, batchID)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +84,7 @@ func (s *Store) runBulk(ctx context.Context, batchID uint, compose GiftMailCompo
 // transaction per gift (reserve → voucher), the audit entries, gift.sent
 // webhooks and the recipients' mails. The batch's cursor moves by a
 // conditional update, so two workers can never write the same chunk.
-func (s *Store) bulkChunk(ctx context.Context, batchID uint, compose GiftMailComposer) (bool, error) {
+func (s *Store) bulkChunk(ctx context.Context, batchID uint) (bool, error) {
 	done := false
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var b BulkBatch
@@ -146,7 +146,7 @@ func (s *Store) bulkChunk(ctx context.Context, batchID uint, compose GiftMailCom
 		if err := s.bulkHooks(tx, b.CompanyID, gifts); err != nil {
 			return err
 		}
-		if err := s.bulkMails(tx, &b, gifts, offers, uniq(merchantIDs), compose, now); err != nil {
+		if err := s.bulkMails(tx, &b, gifts, offers, uniq(merchantIDs), now); err != nil {
 			return err
 		}
 		last := rows[len(rows)-1].Row
@@ -259,8 +259,8 @@ func (s *Store) bulkHooks(tx *gorm.DB, companyID uint, gifts []Gift) error {
 // bulkMails renders the recipients' mails with the same composer as single
 // gifts. They become due bulkMailSpacing apart, so a single gift sent
 // meanwhile is not stuck behind thousands of bulk mails.
-func (s *Store) bulkMails(tx *gorm.DB, b *BulkBatch, gifts []Gift, offers [][]uint, merchantIDs []uint, compose GiftMailComposer, now time.Time) error {
-	if compose == nil {
+func (s *Store) bulkMails(tx *gorm.DB, b *BulkBatch, gifts []Gift, offers [][]uint, merchantIDs []uint, now time.Time) error {
+	if s.mails == nil {
 		return nil
 	}
 	ms := map[uint]Merchant{}
@@ -281,7 +281,7 @@ func (s *Store) bulkMails(tx *gorm.DB, b *BulkBatch, gifts []Gift, offers [][]ui
 	var mails []Mail
 	for i := range gifts {
 		g := gifts[i]
-		if !wantsGiftMail(&g, compose) {
+		if !s.wantsGiftMail(&g) {
 			continue
 		}
 		g.Company = b.Company
@@ -292,7 +292,7 @@ func (s *Store) bulkMails(tx *gorm.DB, b *BulkBatch, gifts []Gift, offers [][]ui
 			m := ms[*g.MerchantID]
 			g.Merchant = &m
 		}
-		m, err := s.giftMail(&g, compose)
+		m, err := s.giftMail(&g)
 		if err != nil {
 			return err
 		}

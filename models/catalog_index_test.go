@@ -53,10 +53,6 @@ func loadPlaces(t *testing.T) *models.Places {
 	return p
 }
 
-func noMail(kind string, to *models.User, m *models.Merchant, reason string) (models.Mail, error) {
-	return models.Mail{To: to.Email, Subject: kind, Text: kind + " " + reason}, nil
-}
-
 // TestCatalogIndexFollowsChanges: the in-memory catalog index answers every
 // search as of the last committed change — approvals, suspensions, profile
 // edits, plain SQL updates, deletes — also in a second instance on the same
@@ -102,12 +98,12 @@ func TestCatalogIndexFollowsChanges(t *testing.T) {
 			has(other, "Sönnenkorn", false)
 			has(other, "sonnenkorn", true)
 
-			if err := s.SuspendMerchant(ctx, m.ID, admin.ID, "Test: vorübergehend geschlossen", noMail); err != nil {
+			if err := s.SuspendMerchant(ctx, m.ID, admin.ID, "Test: vorübergehend geschlossen"); err != nil {
 				t.Fatal(err)
 			}
 			has(s, "sonnenkorn", false)
 			has(other, "sonnenkorn", false)
-			if err := s.ReactivateMerchant(ctx, m.ID, admin.ID, noMail); err != nil {
+			if err := s.ReactivateMerchant(ctx, m.ID, admin.ID); err != nil {
 				t.Fatal(err)
 			}
 			has(other, "sonnenkorn", true)

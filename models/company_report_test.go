@@ -42,7 +42,7 @@ func TestCompanyReportMonthBoundaries(t *testing.T) {
 			} {
 				clock = at(ts)
 				if _, _, err := s.SendGift(ctx, nil, models.GiftSender{CompanyID: c.ID, UserID: &admin.ID},
-					models.GiftInput{AmountCents: 10_00, MerchantIDs: []uint{m.ID}, Notify: models.NotifyNone}, nil); err != nil {
+					models.GiftInput{AmountCents: 10_00, MerchantIDs: []uint{m.ID}, Notify: models.NotifyNone}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -89,7 +89,7 @@ func (s *Store) giftToDecide(ctx context.Context, companyID, adminID uint, publi
 
 // ApproveGift lets a company admin send a gift that waited for approval
 // (its amount was reserved when it was created); the mail is queued now.
-func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, publicID, note string, compose GiftMailComposer, tell DecisionMailComposer) (*Gift, error) {
+func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, publicID, note string) (*Gift, error) {
 	g, note, err := s.giftToDecide(ctx, companyID, adminID, publicID, note)
 	if err != nil {
 		return nil, err
@@ -112,10 +112,10 @@ func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, public
 		if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(&sent)); err != nil {
 			return err
 		}
-		if err := s.queueGiftMail(tx, g, compose); err != nil {
+		if err := s.queueGiftMail(tx, g); err != nil {
 			return err
 		}
-		return s.queueDecisionMail(tx, g, adminID, true, note, tell)
+		return s.queueDecisionMail(tx, g, adminID, true, note)
 	})
 	if err != nil {
 		return nil, err
@@ -123,17 +123,12 @@ func (s *Store) ApproveGift(ctx context.Context, companyID, adminID uint, public
 	return s.giftByID(ctx, g.ID)
 }
 
-// DecisionMailComposer renders the message an agent gets when an admin
-// approves or declines the agent's waiting gift (g.DecisionNote holds the
-// admin's note).
-type DecisionMailComposer func(g *Gift, agent *User, approved bool) (Mail, error)
-
 // queueDecisionMail tells the agent who sent g about the admin's decision,
 // in the same transaction as the decision. Nothing is sent when the gift
 // came through the API, when the admin decided on their own gift, or
 // without a composer.
-func (s *Store) queueDecisionMail(tx *gorm.DB, g *Gift, adminID uint, approved bool, note string, tell DecisionMailComposer) error {
-	if tell == nil || g.SenderUserID == nil || *g.SenderUserID == adminID {
+func (s *Store) queueDecisionMail(tx *gorm.DB, g *Gift, adminID uint, approved bool, note string) error {
+	if s.mails == nil || g.SenderUserID == nil || *g.SenderUserID == adminID {
 		return nil
 	}
 	var agent User
@@ -142,7 +137,7 @@ func (s *Store) queueDecisionMail(tx *gorm.DB, g *Gift, adminID uint, approved b
 	}
 	decided := *g
 	decided.DecisionNote = note
-	m, err := tell(&decided, &agent, approved)
+	m, err := s.mails.GiftDecision(&decided, &agent, approved)
 	if err != nil {
 		return err
 	}
@@ -152,7 +147,7 @@ func (s *Store) queueDecisionMail(tx *gorm.DB, g *Gift, adminID uint, approved b
 
 // DeclineGift lets a company admin turn down a waiting gift with a note for
 // the agent; the reserved amount returns to the credit.
-func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, publicID, note string, tell DecisionMailComposer) (*Gift, error) {
+func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, publicID, note string) (*Gift, error) {
 	g, note, err := s.giftToDecide(ctx, companyID, adminID, publicID, note)
 	if err != nil {
 		return nil, err
@@ -164,7 +159,7 @@ func (s *Store) DeclineGift(ctx context.Context, companyID, adminID uint, public
 		if err := s.giveBack(tx, g, []string{GiftPendingApproval}, "gift.declined", note, UserActor(adminID), &adminID); err != nil {
 			return err
 		}
-		return s.queueDecisionMail(tx, g, adminID, false, note, tell)
+		return s.queueDecisionMail(tx, g, adminID, false, note)
 	})
 	if err != nil {
 		return nil, err

@@ -47,11 +47,6 @@ func (g GiftSender) actor() Actor {
 	return ActorSystem
 }
 
-// GiftMailComposer renders the recipient's mail; it runs inside the sending
-// (or approving) transaction, so the gift and its mail are written together.
-// The gift comes with Company and Offers.Merchant loaded.
-type GiftMailComposer func(g *Gift, claimToken string) (Mail, error)
-
 func (s *Store) validateGift(in *GiftInput) (ValidationErrors, string) {
 	v := ValidationErrors{}
 	in.RecipientName = checkText(v, "recipient_name", in.RecipientName, 0, 120)
@@ -140,7 +135,7 @@ func checkSendAt(v ValidationErrors, sendAt *time.Time, now time.Time) {
 // With an idempotency key, repeating the same request returns the same gift
 // (created=false), also under concurrency; the same key with a different
 // request is ErrConflict.
-func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender, in GiftInput, compose GiftMailComposer) (*Gift, bool, error) {
+func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender, in GiftInput) (*Gift, bool, error) {
 	v, reqHash := s.validateGift(&in)
 	if in.IdempotencyKey != "" {
 		if g, err := s.giftByIdemKey(ctx, sender.CompanyID, in.IdempotencyKey, reqHash); !errors.Is(err, ErrNotFound) {
@@ -165,7 +160,7 @@ func (s *Store) SendGift(ctx context.Context, places *Places, sender GiftSender,
 	now := s.Now()
 	g := s.newGift(company.ID, sender, &in, merchantIDs, reqHash, now)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		return s.writeGift(tx, &g, company, sender, limited, merchantIDs, compose, now)
+		return s.writeGift(tx, &g, company, sender, limited, merchantIDs, now)
 	})
 	if errors.Is(err, ErrConflict) || errors.Is(err, gorm.ErrDuplicatedKey) {
 		if in.IdempotencyKey != "" {
@@ -230,7 +225,7 @@ func (s *Store) offeredPartners(ctx context.Context, places *Places, company *Co
 // limits decide between sent and waiting for approval, and a sent gift
 // gets its webhook and mail.
 func (s *Store) writeGift(tx *gorm.DB, g *Gift, company *Company, sender GiftSender, limited *AgentLimit, merchantIDs []uint,
-	compose GiftMailComposer, now time.Time) error {
+	now time.Time) error {
 	if err := checkPartnersTakeGifts(tx, merchantIDs, company.RegionID, now); err != nil {
 		return err
 	}
@@ -262,7 +257,7 @@ func (s *Store) writeGift(tx *gorm.DB, g *Gift, company *Company, sender GiftSen
 		if err := s.emitHook(tx, g.CompanyID, HookGiftSent, giftHookData(g)); err != nil {
 			return err
 		}
-		return s.queueGiftMail(tx, g, compose)
+		return s.queueGiftMail(tx, g)
 	}
 	return nil
 }
@@ -360,12 +355,15 @@ func merchantGiftsThisMonth(tx *gorm.DB, merchantID uint, now time.Time) (int64,
 }
 
 // wantsGiftMail reports whether a gift that goes out is mailed to its recipient.
-func wantsGiftMail(g *Gift, compose GiftMailComposer) bool {
-	return g.Notify == NotifyEmail && g.RecipientEmail != "" && compose != nil
+func (s *Store) wantsGiftMail(g *Gift) bool {
+	return g.Notify == NotifyEmail && g.RecipientEmail != "" && s.mails != nil
 }
 
-func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift, compose GiftMailComposer) error {
-	if !wantsGiftMail(g, compose) {
+// queueGiftMail queues the recipient's mail of a gift that goes out, in the
+// sending (or approving) transaction, so the gift and its mail are written
+// together.
+func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift) error {
+	if !s.wantsGiftMail(g) {
 		return nil
 	}
 	var full Gift
@@ -374,7 +372,7 @@ func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift, compose GiftMailComposer) er
 		First(&full, g.ID).Error; err != nil {
 		return err
 	}
-	m, err := s.giftMail(&full, compose)
+	m, err := s.giftMail(&full)
 	if err != nil {
 		return err
 	}
@@ -383,8 +381,8 @@ func (s *Store) queueGiftMail(tx *gorm.DB, g *Gift, compose GiftMailComposer) er
 
 // giftMail renders the recipient's mail for a gift that has Company and
 // Offers.Merchant loaded.
-func (s *Store) giftMail(full *Gift, compose GiftMailComposer) (Mail, error) {
-	m, err := compose(full, s.GiftClaimToken(full))
+func (s *Store) giftMail(full *Gift) (Mail, error) {
+	m, err := s.mails.GiftSent(full, s.GiftClaimToken(full))
 	if err != nil {
 		return Mail{}, err
 	}

@@ -54,7 +54,7 @@ func TestGiftModelRules(t *testing.T) {
 			asAgent := models.GiftSender{CompanyID: c.ID, UserID: &agent.ID}
 			asAdmin := models.GiftSender{CompanyID: c.ID, UserID: &admin.ID}
 
-			if _, _, err := s.SendGift(ctx, nil, models.GiftSender{CompanyID: c.ID, UserID: &stranger.ID}, in(5_00, ""), nil); !errors.Is(err, models.ErrForbidden) {
+			if _, _, err := s.SendGift(ctx, nil, models.GiftSender{CompanyID: c.ID, UserID: &stranger.ID}, in(5_00, "")); !errors.Is(err, models.ErrForbidden) {
 				t.Fatalf("stranger sends: %v", err)
 			}
 			// Agent limits: set by the admin only.
@@ -65,21 +65,21 @@ func TestGiftModelRules(t *testing.T) {
 			if err := s.SetAgentLimit(ctx, c.ID, admin.ID, agent.ID, &ten, &twenty); err != nil {
 				t.Fatal(err)
 			}
-			g1, created, err := s.SendGift(ctx, nil, asAgent, in(10_00, "a"), nil)
+			g1, created, err := s.SendGift(ctx, nil, asAgent, in(10_00, "a"))
 			if err != nil || !created || g1.Status != models.GiftSent {
 				t.Fatalf("within: %v %v", err, g1)
 			}
-			g2, _, err := s.SendGift(ctx, nil, asAgent, in(11_00, "b"), nil)
+			g2, _, err := s.SendGift(ctx, nil, asAgent, in(11_00, "b"))
 			if err != nil || g2.Status != models.GiftPendingApproval {
 				t.Fatalf("over per-gift: %v %v", err, g2)
 			}
-			g3, _, _ := s.SendGift(ctx, nil, asAgent, in(10_00, "c"), nil)
-			g4, _, _ := s.SendGift(ctx, nil, asAgent, in(5_00, "d"), nil)
+			g3, _, _ := s.SendGift(ctx, nil, asAgent, in(10_00, "c"))
+			g4, _, _ := s.SendGift(ctx, nil, asAgent, in(5_00, "d"))
 			if g3.Status != models.GiftSent || g4.Status != models.GiftPendingApproval {
 				t.Fatalf("monthly budget: %s %s", g3.Status, g4.Status)
 			}
 			// Admins have no limits; the pending ones still hold their money.
-			g5, _, err := s.SendGift(ctx, nil, asAdmin, in(50_00, "e"), nil)
+			g5, _, err := s.SendGift(ctx, nil, asAdmin, in(50_00, "e"))
 			if err != nil || g5.Status != models.GiftSent {
 				t.Fatalf("admin: %v %v", err, g5)
 			}
@@ -87,20 +87,20 @@ func TestGiftModelRules(t *testing.T) {
 			if bal.AvailableCents != 100_00-86_00 || bal.ReservedCents != 86_00 {
 				t.Fatalf("balance %+v", bal)
 			}
-			if _, _, err := s.SendGift(ctx, nil, asAdmin, in(15_00, "f"), nil); !errors.Is(err, models.ErrInsufficientBalance) {
+			if _, _, err := s.SendGift(ctx, nil, asAdmin, in(15_00, "f")); !errors.Is(err, models.ErrInsufficientBalance) {
 				t.Fatalf("overspend: %v", err)
 			}
 			// Only admins decide; a decided gift cannot be decided again.
-			if _, err := s.ApproveGift(ctx, c.ID, agent.ID, g2.PublicID, "", nil, nil); !errors.Is(err, models.ErrForbidden) {
+			if _, err := s.ApproveGift(ctx, c.ID, agent.ID, g2.PublicID, ""); !errors.Is(err, models.ErrForbidden) {
 				t.Fatalf("agent approves: %v", err)
 			}
-			if _, err := s.DeclineGift(ctx, c.ID, admin.ID, g2.PublicID, "zu viel", nil); err != nil {
+			if _, err := s.DeclineGift(ctx, c.ID, admin.ID, g2.PublicID, "zu viel"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.ApproveGift(ctx, c.ID, admin.ID, g2.PublicID, "", nil, nil); !errors.Is(err, models.ErrConflict) {
+			if _, err := s.ApproveGift(ctx, c.ID, admin.ID, g2.PublicID, ""); !errors.Is(err, models.ErrConflict) {
 				t.Fatalf("approve declined: %v", err)
 			}
-			if g, _ := s.ApproveGift(ctx, c.ID, admin.ID, g4.PublicID, "ok", nil, nil); g.Status != models.GiftSent {
+			if g, _ := s.ApproveGift(ctx, c.ID, admin.ID, g4.PublicID, "ok"); g.Status != models.GiftSent {
 				t.Fatalf("approve: %v", g.Status)
 			}
 			if _, err := s.CancelGift(ctx, models.GiftCanceller{CompanyID: c.ID, UserID: &agent.ID}, g5.PublicID); !errors.Is(err, models.ErrForbidden) {
@@ -137,7 +137,7 @@ func TestGiftRespectsMerchantCapacity(t *testing.T) {
 			}
 			sender := models.GiftSender{CompanyID: c.ID, UserID: &admin.ID}
 			send := func(key string) (*models.Gift, error) {
-				g, _, err := s.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: key + "@example.com", AmountCents: 5_00, MerchantIDs: []uint{m.ID}, IdempotencyKey: key}, nil)
+				g, _, err := s.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: key + "@example.com", AmountCents: 5_00, MerchantIDs: []uint{m.ID}, IdempotencyKey: key})
 				return g, err
 			}
 			g1, err := send("a")

@@ -58,7 +58,7 @@ func runRandomHistory(t *testing.T, dialect string, seed int64, steps int) {
 			m := merchants[rng.Intn(len(merchants))]
 			var g *models.Gift
 			g, _, err = s.SendGift(ctx, nil, sender, models.GiftInput{RecipientEmail: "r@example.com", AmountCents: int64(rng.Intn(60_00) + 1_00),
-				MerchantIDs: []uint{m.ID}, Notify: models.NotifyNone}, nil)
+				MerchantIDs: []uint{m.ID}, Notify: models.NotifyNone})
 			if err == nil {
 				gifts = append(gifts, g)
 			}
@@ -90,7 +90,7 @@ func runRandomHistory(t *testing.T, dialect string, seed int64, steps int) {
 			op = "expire"
 			g := gifts[rng.Intn(len(gifts))]
 			s.DB().Model(&models.Gift{}).Where("id = ?", g.ID).Update("expires_at", time.Now().Add(-time.Minute))
-			_, err = s.RunLifecycle(ctx, 0, nil)
+			_, err = s.RunLifecycle(ctx, 0)
 		case k == 9:
 			op = "stripe-topup"
 			var tu *models.Topup

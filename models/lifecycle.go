@@ -39,7 +39,7 @@ type LifecycleResult struct {
 //     keyed hash stays, so "already received a gesture" still works); sent
 //     and given-up mails that were due longer ago than that are deleted
 //     with their recipient address (and a body the dev mailbox kept).
-func (s *Store) RunLifecycle(ctx context.Context, retentionDays int, remind GiftMailComposer) (LifecycleResult, error) {
+func (s *Store) RunLifecycle(ctx context.Context, retentionDays int) (LifecycleResult, error) {
 	var r LifecycleResult
 	now := s.Now()
 	db := s.db.WithContext(ctx)
@@ -76,7 +76,7 @@ func (s *Store) RunLifecycle(ctx context.Context, retentionDays int, remind Gift
 		}
 	}
 
-	if remind != nil {
+	if s.mails != nil {
 		var soon []Gift
 		if err := db.Where("expires_at > ? AND expires_at <= ? AND reminder_sent_at IS NULL AND balance_cents > 0 AND recipient_email <> '' AND status IN ?",
 			now, now.Add(ExpiryReminderBefore), []string{GiftSent, GiftClaimed, GiftPartiallyRedeemed}).Limit(500).Find(&soon).Error; err != nil {
@@ -95,7 +95,7 @@ func (s *Store) RunLifecycle(ctx context.Context, retentionDays int, remind Gift
 					First(&full, g.ID).Error; err != nil {
 					return err
 				}
-				m, err := remind(&full, s.GiftClaimToken(&full))
+				m, err := s.mails.ExpiryReminder(&full, s.GiftClaimToken(&full))
 				if err != nil {
 					return err
 				}

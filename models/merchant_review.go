@@ -6,11 +6,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// OnboardingMailComposer renders a mail about a merchant to one of its
-// owners: kind is "approved", "rejected", "suspended" or "reactivated";
-// reason is the admin's note (may be empty).
-type OnboardingMailComposer func(kind string, to *User, m *Merchant, reason string) (Mail, error)
-
 // ReviewQueue lists merchants with the given status for the platform admin
 // (pending first-come first-served; other statuses newest first).
 func (s *Store) ReviewQueue(ctx context.Context, status string) ([]Merchant, error) {
@@ -45,31 +40,31 @@ var (
 
 // ApproveMerchant lists a pending merchant in the catalog. The profile must
 // be complete (ValidationErrors otherwise).
-func (s *Store) ApproveMerchant(ctx context.Context, merchantID, adminID uint, compose OnboardingMailComposer) error {
-	return s.review(ctx, merchantID, adminID, moveApprove, "", compose)
+func (s *Store) ApproveMerchant(ctx context.Context, merchantID, adminID uint) error {
+	return s.review(ctx, merchantID, adminID, moveApprove, "")
 }
 
 // RejectMerchant sends a pending merchant back with a reason, which is
 // mailed to its owners.
-func (s *Store) RejectMerchant(ctx context.Context, merchantID, adminID uint, reason string, compose OnboardingMailComposer) error {
-	return s.review(ctx, merchantID, adminID, moveReject, reason, compose)
+func (s *Store) RejectMerchant(ctx context.Context, merchantID, adminID uint, reason string) error {
+	return s.review(ctx, merchantID, adminID, moveReject, reason)
 }
 
 // SuspendMerchant takes an approved merchant out of the catalog; vouchers
 // already issued stay valid.
-func (s *Store) SuspendMerchant(ctx context.Context, merchantID, adminID uint, reason string, compose OnboardingMailComposer) error {
-	return s.review(ctx, merchantID, adminID, moveSuspend, reason, compose)
+func (s *Store) SuspendMerchant(ctx context.Context, merchantID, adminID uint, reason string) error {
+	return s.review(ctx, merchantID, adminID, moveSuspend, reason)
 }
 
 // ReactivateMerchant lists a suspended merchant again.
-func (s *Store) ReactivateMerchant(ctx context.Context, merchantID, adminID uint, compose OnboardingMailComposer) error {
-	return s.review(ctx, merchantID, adminID, moveReactivate, "", compose)
+func (s *Store) ReactivateMerchant(ctx context.Context, merchantID, adminID uint) error {
+	return s.review(ctx, merchantID, adminID, moveReactivate, "")
 }
 
 // review applies one admin decision: a conditional status update (so two
 // admins deciding at once cannot both win), the audit entry and the owners'
 // mails, all in one transaction. A merchant in another status is ErrConflict.
-func (s *Store) review(ctx context.Context, merchantID, adminID uint, mv reviewMove, reason string, compose OnboardingMailComposer) error {
+func (s *Store) review(ctx context.Context, merchantID, adminID uint, mv reviewMove, reason string) error {
 	v := ValidationErrors{}
 	if mv.reason {
 		reason = checkText(v, "reason", reason, 3, 1000)
@@ -123,7 +118,7 @@ func (s *Store) review(ctx context.Context, merchantID, adminID uint, mv reviewM
 		if err := audit(tx, UserActor(adminID), "merchant."+mv.action, "merchant", &m.ID, detail); err != nil {
 			return err
 		}
-		if compose == nil {
+		if s.mails == nil {
 			return nil
 		}
 		owners, err := merchantOwners(tx, m.ID)
@@ -131,7 +126,7 @@ func (s *Store) review(ctx context.Context, merchantID, adminID uint, mv reviewM
 			return err
 		}
 		for i := range owners {
-			ml, err := compose(mv.action, &owners[i], &m, reason)
+			ml, err := s.mails.MerchantDecision(mv.action, &owners[i], &m, reason)
 			if err != nil {
 				return err
 			}

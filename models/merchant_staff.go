@@ -22,10 +22,6 @@ type MerchantInvite struct {
 	CreatedAt   time.Time
 }
 
-// InviteComposer renders the invitation mail for a token (the link is
-// built by the caller).
-type InviteComposer func(inv *MerchantInvite, m *Merchant, inviter *User, token string) (Mail, error)
-
 // StaffList is the team page of a merchant: members and open invitations.
 type StaffList struct {
 	Members []Membership // with User loaded
@@ -44,9 +40,10 @@ func (s *Store) MerchantStaff(ctx context.Context, merchantID uint) (*StaffList,
 }
 
 // InviteStaff invites email to join the merchant as staff and queues the
-// mail in the same transaction. An earlier open invitation for the same
-// address is replaced (its link stops working).
-func (s *Store) InviteStaff(ctx context.Context, merchantID, inviterID uint, email string, compose InviteComposer) error {
+// mail in the same transaction, in lang (the inviter's page language). An
+// earlier open invitation for the same address is replaced (its link stops
+// working).
+func (s *Store) InviteStaff(ctx context.Context, merchantID, inviterID uint, email, lang string) error {
 	v := ValidationErrors{}
 	email = checkEmail(v, "email", email)
 	if err := v.Err(); err != nil {
@@ -81,7 +78,10 @@ func (s *Store) InviteStaff(ctx context.Context, merchantID, inviterID uint, ema
 		if err := audit(tx, UserActor(inviterID), "merchant.staff.invited", "merchant", &m.ID, map[string]any{"email": email}); err != nil {
 			return err
 		}
-		ml, err := compose(&inv, &m, &inviter, token)
+		if s.mails == nil {
+			return nil
+		}
+		ml, err := s.mails.StaffInvite(&inv, &m, &inviter, token, lang)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,8 @@ type Store struct {
 	// claimVersion is the claim page's version look-up (claim.go),
 	// kvGet the read of KVGet.
 	claimVersion, kvGet preparedStmt
+	// mails composes every mail the store queues; nil: none (ports_mail.go).
+	mails MailComposer
 }
 
 // writerWait bounds the wait for the write queue, like busy_timeout.
@@ -58,6 +60,8 @@ type StoreOptions struct {
 	Secret     []byte
 	Now        func() time.Time // defaults to time.Now
 	BcryptCost int              // defaults to 12; tests use the minimum
+	// Mails composes the mails the store queues (app/mail); nil queues none.
+	Mails MailComposer
 }
 
 // NewStore builds a Store over an open database.
@@ -72,7 +76,7 @@ func NewStore(db *gorm.DB, opts StoreOptions) *Store {
 	if err != nil {
 		panic("bcrypt: " + err.Error()) // only with an invalid cost, a programming error
 	}
-	st := &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy, catIndex: &catalogIndex{}, owner: newToken(15)}
+	st := &Store{db: db, secret: opts.Secret, now: opts.Now, bcryptCost: opts.BcryptCost, dummyHash: dummy, mails: opts.Mails, catIndex: &catalogIndex{}, owner: newToken(15)}
 	st.macs.New = func() any { return hmac.New(sha256.New, st.secret) }
 	st.claimVersion.query, st.kvGet.query = claimPageVersionSQL, kvGetSQL
 	if db.Dialector.Name() == "sqlite" {

@@ -1,4 +1,4 @@
-package app
+package mail
 
 import (
 	"context"
@@ -11,27 +11,31 @@ import (
 	"trostpflaster/models"
 )
 
-// Mailer delivers one mail. The SMTP mailer talks to SMTP_URL; without it the
-// dev mailer only marks mails delivered, and /dev/mail shows them.
-type Mailer interface {
+// Sender delivers one mail; the worker (app) calls it for every queued mail
+// and records the outcome. A new delivery channel is a Sender of its own.
+type Sender interface {
 	Send(ctx context.Context, m models.Mail) error
 }
 
-type devMailer struct{}
+// NewSender is the SMTP sender for smtpURL (validated by app.LoadConfig:
+// smtp:// or smtps://, user and password in the URL, ?tls=none for a local
+// relay), sending from from; without smtpURL it is the dev mailbox.
+func NewSender(smtpURL, from string) Sender {
+	if smtpURL == "" {
+		return DevMailbox{}
+	}
+	return newSMTP(smtpURL, from)
+}
 
-func (devMailer) Send(context.Context, models.Mail) error { return nil }
-
-type smtpMailer struct {
+// smtpSender talks to the SMTP server of SMTP_URL, one connection per mail.
+type smtpSender struct {
 	from string
 	opts []gomail.Option
 	host string
 }
 
-func newMailer(cfg Config) Mailer {
-	if cfg.SMTPURL == "" {
-		return devMailer{}
-	}
-	u, _ := url.Parse(cfg.SMTPURL) // validated by LoadConfig
+func newSMTP(smtpURL, from string) *smtpSender {
+	u, _ := url.Parse(smtpURL) // validated by LoadConfig
 	port := 587
 	if p := u.Port(); p != "" {
 		port, _ = strconv.Atoi(p)
@@ -51,10 +55,12 @@ func newMailer(cfg Config) Mailer {
 		pw, _ := u.User.Password()
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(u.User.Username()), gomail.WithPassword(pw))
 	}
-	return &smtpMailer{from: cfg.MailFrom, opts: opts, host: u.Hostname()}
+	return &smtpSender{from: from, opts: opts, host: u.Hostname()}
 }
 
-func (s *smtpMailer) Send(ctx context.Context, m models.Mail) error {
+// Send delivers m: the plain text, and the HTML part as its alternative
+// when there is one.
+func (s *smtpSender) Send(ctx context.Context, m models.Mail) error {
 	msg := gomail.NewMsg()
 	if err := msg.From(s.from); err != nil {
 		return fmt.Errorf("from: %w", err)
