@@ -234,7 +234,7 @@ const ServerMemoryLimit = 72 << 20
 
 // SetServerMemoryLimit applies ServerMemoryLimit to this process (the serve
 // and demo commands, and the benchmark's server) and caps the C heap's
-// arenas (cmem_glibc.go); the worker trims the C heap (RunWorker).
+// arenas (memory_glibc.go); the worker trims the C heap (RunWorker).
 func SetServerMemoryLimit(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(ServerMemoryLimit)

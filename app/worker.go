@@ -19,7 +19,7 @@ func (a *App) RunWorker(ctx context.Context) {
 	bulkDone := make(chan struct{}) // bulk batches have their own loop (app/bulk.go)
 	go func() { defer close(bulkDone); a.runBulkLoop(ctx) }()
 	defer func() { <-bulkDone }()
-	trimDone := make(chan struct{}) // the C heap SQLite allocates from (cmem_glibc.go)
+	trimDone := make(chan struct{}) // the C heap SQLite allocates from (memory_glibc.go)
 	go func() { defer close(trimDone); trimLoop(ctx) }()
 	defer func() { <-trimDone }()
 	lastSweep := time.Time{}

@@ -2,7 +2,7 @@
 
 package app
 
-// The C heap tuning is glibc's (cmem_glibc.go).
+// The C heap tuning is glibc's (memory_glibc.go).
 
 func limitMallocArenas(func(string) string) {}
 
